@@ -1,0 +1,225 @@
+use std::sync::Arc;
+
+use cnn_data::{Dataset, Split};
+use cnn_models::{InputSpec, ModelSpec, PRESETS};
+use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, TrainSpec, train};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::data;
+
+/// Both splits, loaded once per page.
+type Data = Option<(Arc<Dataset>, Arc<Dataset>)>;
+
+/// What the form holds, as typed; `parse` turns it into a run or a sentence saying what is wrong.
+#[derive(Clone)]
+struct Form {
+    model: String,
+    size: String,
+    train_images: String,
+    epochs: String,
+    batch_size: String,
+    learning_rate: String,
+}
+
+fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
+    text.trim().parse().map_err(|_| format!("{what} must be a number, got {text:?}"))
+}
+
+impl Form {
+    fn parse(&self, train_len: usize) -> Result<(TrainSpec, usize), String> {
+        let model = ModelSpec::preset(&self.model).ok_or_else(|| format!("unknown model {:?}", self.model))?;
+        let size: usize = number("the image size", &self.size)?;
+        let images: usize = number("the number of training images", &self.train_images)?;
+        if images == 0 || images > train_len {
+            return Err(format!("the number of training images must be between 1 and {train_len}, got {images}"));
+        }
+        let spec = TrainSpec {
+            epochs: number("the number of epochs", &self.epochs)?,
+            batch_size: number("the batch size", &self.batch_size)?,
+            learning_rate: number("the learning rate", &self.learning_rate)?,
+            ..TrainSpec::new(model, size)
+        };
+        spec.model.shapes(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())?;
+        Ok((spec, images))
+    }
+}
+
+fn has_webgpu() -> bool {
+    let navigator = web_sys::window().map(|w| w.navigator());
+    navigator.is_some_and(|n| js_sys::Reflect::get(&n, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined()))
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let data: StoredValue<Data> = StoredValue::new(None);
+    let status = RwSignal::new("Loading Fashion-MNIST…".to_string());
+    let error = RwSignal::new(None::<String>);
+    let ready = RwSignal::new(false);
+    let running = RwSignal::new(false);
+    let cancel = StoredValue::new(Cancel::default());
+    let form = RwSignal::new(Form {
+        model: "vgg-small".into(),
+        size: "56".into(),
+        train_images: "2000".into(),
+        epochs: "1".into(),
+        batch_size: "32".into(),
+        learning_rate: "0.01".into(),
+    });
+    let webgpu = has_webgpu();
+    let backend_choice = RwSignal::new(if webgpu { "webgpu" } else { "cpu" }.to_string());
+    let backend_label =
+        RwSignal::new(if webgpu { "WebGPU (not opened yet)" } else { "CPU (WebGPU is missing here)" }.to_string());
+    let loss = RwSignal::new(None::<f32>);
+    let accuracy = RwSignal::new(None::<f32>);
+    let speed = RwSignal::new(None::<f64>);
+    let curve = RwSignal::new(Vec::<f32>::new());
+    let epochs = RwSignal::new(Vec::<EpochStats>::new());
+
+    spawn_local(async move {
+        let loaded = async { Ok::<_, String>((data::load(Split::Train).await?, data::load(Split::Test).await?)) }.await;
+        match loaded {
+            Ok((train_set, test_set)) => {
+                status.set(format!("Ready: {} training and {} test images.", train_set.len(), test_set.len()));
+                data.set_value(Some((Arc::new(train_set), Arc::new(test_set))));
+                ready.set(true);
+            }
+            Err(message) => {
+                status.set("The data could not be loaded.".into());
+                error.set(Some(message));
+            }
+        }
+    });
+
+    let start = move || {
+        let Some((train_set, test_set)) = data.get_value() else { return };
+        let (spec, images) = match form.get_untracked().parse(train_set.len()) {
+            Ok(parsed) => parsed,
+            Err(message) => return error.set(Some(message)),
+        };
+        error.set(None);
+        let kind = if backend_choice.get_untracked() == "webgpu" { BackendKind::Wgpu } else { BackendKind::Cpu };
+        let token = Cancel::default();
+        cancel.set_value(token.clone());
+        running.set(true);
+        (loss.set(None), accuracy.set(None), speed.set(None), curve.set(Vec::new()), epochs.set(Vec::new()));
+        spawn_local(async move {
+            status.set("Opening the device…".into());
+            let result = async {
+                let backend = Backend::open(kind).await?;
+                backend_label.set(backend.label.clone());
+                let train_subset = train_set.head(images);
+                train(&spec, &train_subset, &test_set, &backend.device, &token, |event| match event {
+                    Event::Started { params, steps_per_epoch, .. } => {
+                        status.set(format!("Training {params} parameters, {steps_per_epoch} steps per epoch…"))
+                    }
+                    Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec } => {
+                        status.set(format!("Epoch {epoch}: step {step} of {steps}"));
+                        (loss.set(Some(l)), accuracy.set(Some(a)), speed.set(Some(examples_per_sec)));
+                        curve.update(|c| c.push(l));
+                    }
+                    Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
+                    Event::Epoch(stats) => epochs.update(|e| e.push(stats)),
+                    Event::Cancelled => status.set("Cancelled.".into()),
+                })
+                .await
+            }
+            .await;
+            match result {
+                Ok(_) if token.is_cancelled() => {}
+                Ok(_) => status.set("Done.".into()),
+                Err(e) => {
+                    status.set("Training stopped.".into());
+                    error.set(Some(e.to_string()));
+                }
+            }
+            running.set(false);
+        });
+    };
+
+    let field = move |id: &'static str, label: &'static str, get: fn(&Form) -> String, set: fn(&mut Form, String)| {
+        view! {
+            <label>{label}
+                <input id=id prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
+            </label>
+        }
+    };
+
+    view! {
+        <h1>"CNN playground"</h1>
+        <p class="lede">"Train VGG and ResNet on the real Fashion-MNIST, in your browser, on your GPU through WebGPU."</p>
+        <form class="controls" on:submit=move |ev| { ev.prevent_default(); start(); }>
+            <label>"Model"
+                <select id="model" on:change=move |ev| form.update(|f| f.model = event_target_value(&ev))>
+                    {PRESETS.iter().map(|(name, what)| view! { <option value=*name selected={*name == "vgg-small"} title=*what>{*name}</option> }).collect_view()}
+                </select>
+            </label>
+            {field("size", "Image size (pixels)", |f| f.size.clone(), |f, v| f.size = v)}
+            {field("train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
+            {field("epochs", "Epochs", |f| f.epochs.clone(), |f, v| f.epochs = v)}
+            {field("batch-size", "Batch size", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
+            {field("learning-rate", "Learning rate", |f| f.learning_rate.clone(), |f, v| f.learning_rate = v)}
+            <label>"Backend"
+                <select id="backend-choice" on:change=move |ev| backend_choice.set(event_target_value(&ev))>
+                    <option value="webgpu" selected=webgpu disabled={!webgpu}>"WebGPU"</option>
+                    <option value="cpu" selected={!webgpu}>"CPU"</option>
+                </select>
+            </label>
+            <button id="train" type="submit" disabled=move || !ready.get() || running.get()>"Train"</button>
+            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| cancel.with_value(Cancel::cancel)>"Cancel"</button>
+        </form>
+        <p id="status">{move || status.get()}</p>
+        {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}
+        <div class="stats">
+            <div><span class="k">"Backend"</span><span class="v" id="backend">{move || backend_label.get()}</span></div>
+            <div><span class="k">"Loss"</span><span class="v" id="loss">{move || loss.get().map_or("–".into(), |l| format!("{l:.4}"))}</span></div>
+            <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>
+            <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>
+        </div>
+        <LossCurve points=curve />
+        <EpochTable rows=epochs />
+    }
+}
+
+/// The running training loss per step, as a polyline scaled to the largest loss so far.
+#[component]
+fn LossCurve(points: RwSignal<Vec<f32>>) -> impl IntoView {
+    let path = move || {
+        points.with(|p| {
+            let max = p.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+            let step = 600.0 / (p.len().max(2) - 1) as f32;
+            p.iter()
+                .enumerate()
+                .map(|(i, l)| format!("{:.1},{:.1}", i as f32 * step, 195.0 - 190.0 * l / max))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    view! {
+        <svg class="curve" viewBox="0 0 600 200" preserveAspectRatio="none" aria-label="training loss per step">
+            <polyline points=path fill="none" stroke="#2456c9" stroke-width="2" vector-effect="non-scaling-stroke" />
+        </svg>
+    }
+}
+
+#[component]
+fn EpochTable(rows: RwSignal<Vec<EpochStats>>) -> impl IntoView {
+    view! {
+        <table id="epochs">
+            <thead><tr><th>"epoch"</th><th>"train loss"</th><th>"train acc"</th><th>"test loss"</th><th>"test acc"</th><th>"examples/s"</th><th>"seconds"</th></tr></thead>
+            <tbody>
+                {move || rows.get().into_iter().map(|s| view! {
+                    <tr>
+                        <td>{s.epoch}</td>
+                        <td>{format!("{:.4}", s.train_loss)}</td>
+                        <td>{format!("{:.1}%", s.train_accuracy * 100.0)}</td>
+                        <td>{format!("{:.4}", s.test_loss)}</td>
+                        <td>{format!("{:.1}%", s.test_accuracy * 100.0)}</td>
+                        <td>{format!("{:.1}", s.examples_per_sec)}</td>
+                        <td>{format!("{:.1}", s.seconds)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

@@ -1,0 +1,158 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::prelude::*;
+use cnn_data::{BatchPlan, Dataset};
+use cnn_models::{InputSpec, ModelSpec};
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use crate::{TrainError, Trainer, yield_now};
+
+/// Everything that decides a run, so that a run can be repeated exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub model: ModelSpec,
+    pub image_size: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub epochs: usize,
+    pub seed: u64,
+}
+
+impl TrainSpec {
+    pub fn new(model: ModelSpec, image_size: usize) -> Self {
+        Self { model, image_size, batch_size: 32, learning_rate: 0.01, epochs: 1, seed: 0 }
+    }
+
+    fn check(&self) -> Result<(), TrainError> {
+        let setting = |what, value: usize| TrainError::Setting { what, rule: "at least 1", value: value.to_string() };
+        if self.batch_size == 0 {
+            return Err(setting("the batch size", self.batch_size));
+        }
+        if self.epochs == 0 {
+            return Err(setting("the number of epochs", self.epochs));
+        }
+        self.model.shapes(InputSpec::fashion_mnist(self.image_size))?;
+        Ok(())
+    }
+}
+
+/// Asks a run to stop after its current step; clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub test_loss: f32,
+    pub test_accuracy: f32,
+    /// Training examples per second, evaluation excluded.
+    pub examples_per_sec: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    Started {
+        params: usize,
+        train_images: usize,
+        test_images: usize,
+        steps_per_epoch: usize,
+    },
+    /// Running means over the epoch so far.
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        loss: f32,
+        accuracy: f32,
+        examples_per_sec: f64,
+    },
+    Evaluating {
+        epoch: usize,
+    },
+    Epoch(EpochStats),
+    Cancelled,
+}
+
+/// Trains `spec.model` on `train` and measures it on `test` after every epoch.
+pub async fn train(
+    spec: &TrainSpec,
+    train: &Dataset,
+    test: &Dataset,
+    device: &Device,
+    cancel: &Cancel,
+    mut on_event: impl FnMut(Event),
+) -> Result<Vec<EpochStats>, TrainError> {
+    spec.check()?;
+    if train.is_empty() {
+        return Err(TrainError::NoData("training"));
+    }
+    if test.is_empty() {
+        return Err(TrainError::NoData("test"));
+    }
+    let plan = BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed };
+    device.seed(spec.seed);
+    let mut trainer = Trainer::new(&spec.model, InputSpec::fashion_mnist(spec.image_size), device, spec.learning_rate)?;
+    let steps = train.len().div_ceil(spec.batch_size);
+    on_event(Event::Started {
+        params: trainer.num_params(),
+        train_images: train.len(),
+        test_images: test.len(),
+        steps_per_epoch: steps,
+    });
+
+    let mut history = Vec::new();
+    for epoch in 1..=spec.epochs {
+        let started = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (step, indices) in plan.chunks(&plan.shuffled(train.len(), epoch)).iter().enumerate() {
+            if cancel.is_cancelled() {
+                on_event(Event::Cancelled);
+                return Ok(history);
+            }
+            let stats = trainer.step(&plan.batch(train, indices)).await?;
+            loss_sum += f64::from(stats.loss) * stats.examples as f64;
+            correct += stats.correct;
+            seen += stats.examples;
+            on_event(Event::Step {
+                epoch,
+                step: step + 1,
+                steps,
+                loss: (loss_sum / seen as f64) as f32,
+                accuracy: correct as f32 / seen as f32,
+                examples_per_sec: seen as f64 / started.elapsed().as_secs_f64(),
+            });
+            yield_now().await;
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        on_event(Event::Evaluating { epoch });
+        let order: Vec<usize> = (0..test.len()).collect();
+        let test_stats = trainer.evaluate(plan.chunks(&order).iter().map(|ix| plan.batch(test, ix))).await?;
+        let stats = EpochStats {
+            epoch,
+            train_loss: (loss_sum / seen as f64) as f32,
+            train_accuracy: correct as f32 / seen as f32,
+            test_loss: test_stats.loss,
+            test_accuracy: test_stats.correct as f32 / test_stats.examples as f32,
+            examples_per_sec: seen as f64 / train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        on_event(Event::Epoch(stats.clone()));
+        history.push(stats);
+    }
+    Ok(history)
+}

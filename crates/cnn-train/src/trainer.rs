@@ -1,0 +1,96 @@
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use cnn_data::Batch;
+use cnn_models::{InputSpec, Model, ModelSpec};
+
+use crate::TrainError;
+
+/// Loss and accuracy of one batch (a mean over its examples).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    pub loss: f32,
+    pub correct: usize,
+    pub examples: usize,
+}
+
+/// A model with its SGD optimiser on one device.
+pub struct Trainer {
+    model: Option<Model>,
+    optim: ModuleOptimizer,
+    loss: CrossEntropyLoss,
+    device: Device,
+    learning_rate: f64,
+}
+
+impl Trainer {
+    pub fn new(spec: &ModelSpec, input: InputSpec, device: &Device, learning_rate: f64) -> Result<Self, TrainError> {
+        if !(learning_rate.is_finite() && learning_rate > 0.0) {
+            return Err(TrainError::Setting {
+                what: "the learning rate",
+                rule: "a positive number",
+                value: learning_rate.to_string(),
+            });
+        }
+        Ok(Self {
+            model: Some(spec.init(input, device)?),
+            optim: SgdConfig::new().init(),
+            loss: CrossEntropyLossConfig::new().init(device),
+            device: device.clone(),
+            learning_rate,
+        })
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.model.as_ref().map_or(0, Module::num_params)
+    }
+
+    /// One SGD step on `batch`; the loss and accuracy are those before the update.
+    pub async fn step(&mut self, batch: &Batch) -> Result<StepStats, TrainError> {
+        let model = self.model.take().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?;
+        let (images, labels) = tensors(batch, &self.device);
+        let logits = model.forward(images);
+        let loss = self.loss.forward(logits.clone(), labels.clone());
+        let correct = logits.argmax(1).squeeze_dim::<1>(1).equal(labels).int().sum().float();
+        let summary = Tensor::cat(vec![loss.clone().detach(), correct.detach()], 0);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.model = Some(self.optim.step(self.learning_rate, model, grads));
+        read_summary(summary, batch.len()).await
+    }
+
+    /// Mean loss and accuracy over `batches` without dropout or gradient tracking.
+    pub async fn evaluate(&self, batches: impl IntoIterator<Item = Batch>) -> Result<StepStats, TrainError> {
+        let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?.valid();
+        let device = self.device.clone().without_autodiff();
+        let mut total = StepStats { loss: 0.0, correct: 0, examples: 0 };
+        for batch in batches {
+            let (images, labels) = tensors(&batch, &device);
+            let logits = model.forward(images);
+            let loss = self.loss.forward(logits.clone(), labels.clone());
+            let correct = logits.argmax(1).squeeze_dim::<1>(1).equal(labels).int().sum().float();
+            let stats = read_summary(Tensor::cat(vec![loss, correct], 0), batch.len()).await?;
+            total.loss += stats.loss * stats.examples as f32;
+            total.correct += stats.correct;
+            total.examples += stats.examples;
+            crate::yield_now().await;
+        }
+        if total.examples > 0 {
+            total.loss /= total.examples as f32;
+        }
+        Ok(total)
+    }
+}
+
+fn tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let n = batch.len();
+    let images = TensorData::new(batch.images.clone(), [n, 1, batch.size, batch.size]);
+    let labels = TensorData::new(batch.labels.clone(), [n]);
+    (Tensor::from_data(images, device), Tensor::from_data(labels, device))
+}
+
+/// One read-back per batch: `[mean loss, correct count]`.
+async fn read_summary(summary: Tensor<1>, examples: usize) -> Result<StepStats, TrainError> {
+    let data = summary.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    Ok(StepStats { loss: values[0], correct: values[1].round() as usize, examples })
+}

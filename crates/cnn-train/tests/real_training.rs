@@ -1,0 +1,81 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Trains on the real Fashion-MNIST (`bash dev/fetch-data.sh` puts it in `public/data/`).
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use cnn_data::{Dataset, Split};
+use cnn_models::{ModelSpec, VggSpec};
+use cnn_train::{Cancel, Event, TrainSpec, train};
+
+fn load(split: Split, n: usize) -> Dataset {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public/data/fashion-mnist");
+    Dataset::load_dir(&dir, split).unwrap_or_else(|e| panic!("{e} (run `bash dev/fetch-data.sh`)")).head(n)
+}
+
+/// A VGG in d2l's pattern, down-scaled to 28 pixels so that the test runs in well under a minute.
+fn small_vgg() -> ModelSpec {
+    ModelSpec::Vgg(VggSpec { arch: vec![(1, 16), (1, 32), (1, 64)], head_width: 256, dropout: 0.5 })
+}
+
+#[test]
+fn small_vgg_reaches_70_percent_on_real_test_images() {
+    let spec =
+        TrainSpec { batch_size: 32, learning_rate: 0.05, epochs: 3, seed: 42, ..TrainSpec::new(small_vgg(), 28) };
+    let (train_set, test_set) = (load(Split::Train, 3_000), load(Split::Test, 1_000));
+    let mut steps = 0;
+    let history =
+        pollster::block_on(train(&spec, &train_set, &test_set, &Device::flex().autodiff(), &Cancel::default(), |e| {
+            if let Event::Step { .. } = e {
+                steps += 1;
+            }
+        }))
+        .unwrap();
+    for epoch in &history {
+        eprintln!("{epoch:?}");
+    }
+    assert_eq!(steps, 3 * 94);
+    let last = history.last().unwrap();
+    assert!(history[0].train_loss > last.train_loss, "training loss went down: {history:?}");
+    assert!(last.test_accuracy >= 0.70, "test accuracy {} < 0.70", last.test_accuracy);
+}
+
+#[test]
+fn cancel_stops_before_the_first_step() {
+    let cancel = Cancel::default();
+    cancel.cancel();
+    let mut events = Vec::new();
+    let spec = TrainSpec::new(small_vgg(), 28);
+    let history = pollster::block_on(train(
+        &spec,
+        &load(Split::Test, 64),
+        &load(Split::Test, 32),
+        &Device::flex().autodiff(),
+        &cancel,
+        |e| events.push(e),
+    ))
+    .unwrap();
+    assert!(history.is_empty());
+    assert!(
+        matches!(
+            events[..],
+            [Event::Started { train_images: 64, test_images: 32, steps_per_epoch: 2, .. }, Event::Cancelled]
+        ),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_spec_too_deep_for_the_image_is_refused_before_training() {
+    let spec = TrainSpec::new(ModelSpec::preset("vgg-small").unwrap(), 28);
+    let err = pollster::block_on(train(
+        &spec,
+        &load(Split::Test, 8),
+        &load(Split::Test, 8),
+        &Device::flex().autodiff(),
+        &Cancel::default(),
+        |_| {},
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("max-pool of VGG block 5 gets a 1x1 map"), "{err}");
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test: native unit and real-data tests, the browser tests on WebGPU and on the CPU backend
+# (wasm-bindgen-test in headless Chromium), then the built site end to end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source dev/env.sh
+bash dev/setup.sh
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "native tests"
+cargo test --release --workspace --exclude app --exclude e2e
+
+step "browser tests: WebGPU (SwiftShader) and CPU backends in headless Chromium"
+# Release: a debug wasm test binary is ~750 MB and the runner then needs ~12 GB of memory.
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+WASM_BINDGEN_TEST_TIMEOUT=900 CHROMEDRIVER="$(command -v chromedriver)" \
+  cargo test --release -p cnn-train --target wasm32-unknown-unknown --test steps
+
+step "site build"
+trunk build --release --offline
+ls -l dist/*.wasm
+
+step "end-to-end: the page in headless Chromium"
+CHROMEDRIVER="$(command -v chromedriver)" cargo test --release -p e2e
