@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building, serving and testing need, skipping whatever is already there at the
-# right version: the wasm target, Chromium + chromedriver, wasm-bindgen-cli, trunk, wasm-opt, and
-# the data.
+# right version: the wasm target, Chromium + chromedriver, wasm-bindgen-cli, trunk, and the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 TRUNK_VERSION=0.22.1
-WASM_OPT_VERSION=$(sed -n 's/^wasm_opt = "version_\(.*\)"/\1/p' trunk.toml)
 log() { printf '\n== %s\n' "$*"; }
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
@@ -27,12 +25,6 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   log "trunk $TRUNK_VERSION"
   # trunk 0.22 needs a newer rustc than stable here; the machine's nightly builds it.
   cargo +nightly install trunk --version "$TRUNK_VERSION" --locked --force
-fi
-
-if [ "$(wasm-opt --version 2>/dev/null | cut -d' ' -f1-3)" != "wasm-opt version $WASM_OPT_VERSION" ]; then
-  log "wasm-opt $WASM_OPT_VERSION (npm package binaryen)"
-  # Debian's binaryen (108) writes a .wasm that fails to load; 132 from npm works.
-  npm install -g --no-fund --no-audit "binaryen@$WASM_OPT_VERSION.0.0"
 fi
 
 bash dev/fetch-data.sh

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+// chromedriver is on localhost: plain HTTP, no TLS stack to build.
+use hyper_util::client::legacy::connect::HttpConnector;
 
 /// Serves `dist/` on a free port from a background thread.
 fn serve(dir: PathBuf) -> u16 {
@@ -69,10 +71,14 @@ async fn browser() -> (Client, Driver) {
             ]
         }
     });
-    let caps = caps.as_object().expect("an object").clone().into_iter().collect();
+    let caps: fantoccini::wd::Capabilities = caps.as_object().expect("an object").clone();
     let started = Instant::now();
     loop {
-        match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
             Ok(client) => return (client, driver),
             Err(e) if started.elapsed() > Duration::from_secs(30) => panic!("cannot reach chromedriver: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
