@@ -1,9 +1,17 @@
-//! The page: UI only. Data comes from `data`, every number from the engine crates' events.
+//! The page (UI only) and its training worker, in one wasm binary: `worker.js` loads this same
+//! module inside a dedicated worker, where there is no `window`, and `main` then starts the worker
+//! side instead of the page. Training there keeps the page responsive even on the CPU backend.
 
 mod data;
 mod page;
+mod protocol;
+mod worker;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(page::App);
+    if web_sys::window().is_some() {
+        leptos::mount::mount_to_body(page::App);
+    } else {
+        worker::run();
+    }
 }

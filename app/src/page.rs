@@ -1,15 +1,11 @@
-use std::sync::Arc;
-
-use cnn_data::{Dataset, Split};
 use cnn_models::{InputSpec, ModelSpec, PRESETS};
-use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, TrainSpec, train};
+use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
-use crate::data;
-
-/// Both splits, loaded once per page.
-type Data = Option<(Arc<Dataset>, Arc<Dataset>)>;
+use crate::protocol::{FromWorker, ToWorker, decode, encode};
 
 /// What the form holds, as typed; `parse` turns it into a run or a sentence saying what is wrong.
 #[derive(Clone)]
@@ -50,14 +46,30 @@ fn has_webgpu() -> bool {
     navigator.is_some_and(|n| js_sys::Reflect::get(&n, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined()))
 }
 
+/// The training worker, reached through JSON messages (`protocol`).
+fn spawn_worker(on_message: impl FnMut(FromWorker) + 'static) -> Result<Worker, String> {
+    let options = WorkerOptions::new();
+    options.set_type(WorkerType::Module);
+    let worker = Worker::new_with_options("./worker.js", &options)
+        .map_err(|e| format!("cannot start the training worker: {e:?}"))?;
+    let mut on_message = on_message;
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(message) = decode::<FromWorker>(&event.data()) {
+            on_message(message);
+        }
+    });
+    worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    // The handler lives as long as the page does.
+    handler.forget();
+    Ok(worker)
+}
+
 #[component]
 pub fn App() -> impl IntoView {
-    let data: StoredValue<Data> = StoredValue::new(None);
     let status = RwSignal::new("Loading Fashion-MNIST…".to_string());
     let error = RwSignal::new(None::<String>);
-    let ready = RwSignal::new(false);
+    let train_len = RwSignal::new(None::<usize>);
     let running = RwSignal::new(false);
-    let cancel = StoredValue::new(Cancel::default());
     let form = RwSignal::new(Form {
         model: "vgg-small".into(),
         size: "56".into(),
@@ -76,65 +88,59 @@ pub fn App() -> impl IntoView {
     let curve = RwSignal::new(Vec::<f32>::new());
     let epochs = RwSignal::new(Vec::<EpochStats>::new());
 
-    spawn_local(async move {
-        let loaded = async { Ok::<_, String>((data::load(Split::Train).await?, data::load(Split::Test).await?)) }.await;
-        match loaded {
-            Ok((train_set, test_set)) => {
-                status.set(format!("Ready: {} training and {} test images.", train_set.len(), test_set.len()));
-                data.set_value(Some((Arc::new(train_set), Arc::new(test_set))));
-                ready.set(true);
-            }
-            Err(message) => {
-                status.set("The data could not be loaded.".into());
-                error.set(Some(message));
-            }
+    let on_message = move |message: FromWorker| match message {
+        FromWorker::Loaded { train_images, test_images } => {
+            status.set(format!("Ready: {train_images} training and {test_images} test images."));
+            train_len.set(Some(train_images));
         }
-    });
+        FromWorker::LoadFailed(message) => {
+            status.set("The data could not be loaded.".into());
+            error.set(Some(message));
+        }
+        FromWorker::Backend(label) => backend_label.set(label),
+        FromWorker::Event(event) => match event {
+            Event::Started { params, steps_per_epoch, .. } => {
+                status.set(format!("Training {params} parameters, {steps_per_epoch} steps per epoch…"))
+            }
+            Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec } => {
+                status.set(format!("Epoch {epoch}: step {step} of {steps}"));
+                (loss.set(Some(l)), accuracy.set(Some(a)), speed.set(Some(examples_per_sec)));
+                curve.update(|c| c.push(l));
+            }
+            Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
+            Event::Epoch(stats) => epochs.update(|e| e.push(stats)),
+            Event::Cancelled => status.set("Cancelled.".into()),
+        },
+        FromWorker::Finished => {
+            if !status.get_untracked().starts_with("Cancelled") {
+                status.set("Done.".into());
+            }
+            running.set(false);
+        }
+        FromWorker::Failed(message) => {
+            status.set("Training stopped.".into());
+            error.set(Some(message));
+            running.set(false);
+        }
+    };
+    let worker = StoredValue::new_local(spawn_worker(on_message).map_err(|e| error.set(Some(e))).ok());
+    let send = move |message: &ToWorker| {
+        // Posting a string to a live worker does not fail; a worker that failed to start was reported.
+        worker.with_value(|w| w.as_ref().map(|w| w.post_message(&encode(message).into()).ok()));
+    };
 
     let start = move || {
-        let Some((train_set, test_set)) = data.get_value() else { return };
-        let (spec, images) = match form.get_untracked().parse(train_set.len()) {
+        let Some(len) = train_len.get_untracked() else { return };
+        let (spec, train_images) = match form.get_untracked().parse(len) {
             Ok(parsed) => parsed,
             Err(message) => return error.set(Some(message)),
         };
         error.set(None);
-        let kind = if backend_choice.get_untracked() == "webgpu" { BackendKind::Wgpu } else { BackendKind::Cpu };
-        let token = Cancel::default();
-        cancel.set_value(token.clone());
+        let backend = if backend_choice.get_untracked() == "webgpu" { BackendKind::Wgpu } else { BackendKind::Cpu };
         running.set(true);
+        status.set("Opening the device…".into());
         (loss.set(None), accuracy.set(None), speed.set(None), curve.set(Vec::new()), epochs.set(Vec::new()));
-        spawn_local(async move {
-            status.set("Opening the device…".into());
-            let result = async {
-                let backend = Backend::open(kind).await?;
-                backend_label.set(backend.label.clone());
-                let train_subset = train_set.head(images);
-                train(&spec, &train_subset, &test_set, &backend.device, &token, |event| match event {
-                    Event::Started { params, steps_per_epoch, .. } => {
-                        status.set(format!("Training {params} parameters, {steps_per_epoch} steps per epoch…"))
-                    }
-                    Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec } => {
-                        status.set(format!("Epoch {epoch}: step {step} of {steps}"));
-                        (loss.set(Some(l)), accuracy.set(Some(a)), speed.set(Some(examples_per_sec)));
-                        curve.update(|c| c.push(l));
-                    }
-                    Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
-                    Event::Epoch(stats) => epochs.update(|e| e.push(stats)),
-                    Event::Cancelled => status.set("Cancelled.".into()),
-                })
-                .await
-            }
-            .await;
-            match result {
-                Ok(_) if token.is_cancelled() => {}
-                Ok(_) => status.set("Done.".into()),
-                Err(e) => {
-                    status.set("Training stopped.".into());
-                    error.set(Some(e.to_string()));
-                }
-            }
-            running.set(false);
-        });
+        send(&ToWorker::Train { spec, backend, train_images });
     };
 
     let field = move |id: &'static str, label: &'static str, get: fn(&Form) -> String, set: fn(&mut Form, String)| {
@@ -165,8 +171,8 @@ pub fn App() -> impl IntoView {
                     <option value="cpu" selected={!webgpu}>"CPU"</option>
                 </select>
             </label>
-            <button id="train" type="submit" disabled=move || !ready.get() || running.get()>"Train"</button>
-            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| cancel.with_value(Cancel::cancel)>"Cancel"</button>
+            <button id="train" type="submit" disabled=move || train_len.get().is_none() || running.get()>"Train"</button>
+            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| send(&ToWorker::Cancel)>"Cancel"</button>
         </form>
         <p id="status">{move || status.get()}</p>
         {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}

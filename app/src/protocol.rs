@@ -1,0 +1,29 @@
+//! Messages between the page and its training worker, sent as JSON strings through `postMessage`.
+
+use cnn_train::{BackendKind, Event, TrainSpec};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToWorker {
+    Train { spec: TrainSpec, backend: BackendKind, train_images: usize },
+    Cancel,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromWorker {
+    Loaded { train_images: usize, test_images: usize },
+    LoadFailed(String),
+    Backend(String),
+    Event(Event),
+    Finished,
+    Failed(String),
+}
+
+pub fn encode<T: Serialize>(message: &T) -> String {
+    // Our enums hold only strings, numbers and plain structs: serialising them cannot fail.
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+pub fn decode<T: for<'de> Deserialize<'de>>(value: &wasm_bindgen::JsValue) -> Option<T> {
+    serde_json::from_str(&value.as_string()?).ok()
+}

@@ -1,0 +1,129 @@
+//! Shared by the end-to-end test and the page benchmark: serving `dist/` on localhost, starting
+//! headless Chromium through chromedriver, and reading and typing into the page.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+// chromedriver is on localhost: plain HTTP, no TLS stack to build.
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// Serves `dist/` on a free port from a background thread.
+pub fn serve(dir: PathBuf) -> u16 {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
+    let port = server.server_addr().to_ip().expect("an IP address").port();
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let path = request.url().split('?').next().unwrap_or("/").trim_start_matches('/').to_string();
+            let path = if path.is_empty() { "index.html".to_string() } else { path };
+            let file = dir.join(&path);
+            let response = match (path.contains(".."), std::fs::read(&file)) {
+                (false, Ok(bytes)) => {
+                    let kind = match file.extension().and_then(|e| e.to_str()) {
+                        Some("html") => "text/html; charset=utf-8",
+                        Some("js") => "text/javascript",
+                        Some("wasm") => "application/wasm",
+                        Some("css") => "text/css",
+                        _ => "application/octet-stream",
+                    };
+                    let header = tiny_http::Header::from_bytes("Content-Type", kind).expect("a valid header");
+                    tiny_http::Response::from_data(bytes).with_header(header)
+                }
+                _ => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+            };
+            let _ = request.respond(response);
+        }
+    });
+    port
+}
+
+pub struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+pub async fn browser() -> (Client, Driver) {
+    let port = free_port();
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let child = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
+    let driver = Driver(child);
+    let profile = std::env::temp_dir().join(format!("e2e-chromium-{port}"));
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "args": [
+                "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let caps: fantoccini::wd::Capabilities = caps.as_object().expect("an object").clone();
+    let started = Instant::now();
+    loop {
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return (client, driver),
+            Err(e) if started.elapsed() > Duration::from_secs(30) => panic!("cannot reach chromedriver: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+pub async fn text(client: &Client, id: &str) -> String {
+    match client.find(Locator::Id(id)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Polls `#id` until its text satisfies `done`, and returns that text.
+pub async fn wait_for(client: &Client, id: &str, seconds: u64, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let value = text(client, id).await;
+        if done(&value) {
+            return value;
+        }
+        if started.elapsed() > Duration::from_secs(seconds) {
+            let status = text(client, "status").await;
+            let error = text(client, "error").await;
+            panic!("#{id} still reads {value:?} after {seconds} s (status {status:?}, error {error:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Types into a field the way a user does, so the page's input handler sees it.
+pub async fn set_field(client: &Client, id: &str, value: &str) {
+    let script = "const e = document.getElementById(arguments[0]); e.value = arguments[1]; \
+                  e.dispatchEvent(new Event('input', { bubbles: true }));";
+    client.execute(script, vec![id.into(), value.into()]).await.expect("set a field");
+}
+
+pub fn dist() -> PathBuf {
+    std::env::var_os("DIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist"))
+}
+
+/// Clicks the button `#id`.
+pub async fn click(client: &Client, id: &str) {
+    client.find(Locator::Id(id)).await.expect("the button").click().await.expect("a click");
+}
