@@ -3,7 +3,9 @@
 
 mod support;
 
-use support::{browser, click, dist, serve, set_field, text, wait_for};
+use std::time::{Duration, Instant};
+
+use support::{browser, choose_backend, click, dist, serve, set_field, text, wait_for};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
@@ -31,5 +33,25 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
     let later = wait_for(&client, "loss", 300, |l| l != first).await;
     assert!(later.parse::<f32>().is_ok_and(f32::is_finite), "loss {first} became {later:?}");
     assert_eq!(text(&client, "error").await, "");
+    click(&client, "cancel").await;
+    wait_for(&client, "status", 120, |s| s == "Cancelled.").await;
+
+    // Heavy steps on the CPU backend run in the worker: the page answers at once all the while.
+    choose_backend(&client, "cpu").await;
+    set_field(&client, "size", "84").await;
+    set_field(&client, "batch-size", "64").await;
+    click(&client, "train").await;
+    wait_for(&client, "status", 120, |s| s.contains("step 1 of")).await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..15 {
+        let asked = Instant::now();
+        client.execute("return document.getElementById('status').textContent", vec![]).await.expect("run a script");
+        slowest = slowest.max(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text(&client, "backend").await.starts_with("CPU"));
+    assert!(slowest < Duration::from_millis(500), "the page took {slowest:?} to answer while training");
+    click(&client, "cancel").await;
+    wait_for(&client, "status", 120, |s| s == "Cancelled.").await;
     client.close().await.expect("close the browser");
 }

@@ -127,3 +127,10 @@ pub fn dist() -> PathBuf {
 pub async fn click(client: &Client, id: &str) {
     client.find(Locator::Id(id)).await.expect("the button").click().await.expect("a click");
 }
+
+/// Picks a backend in the page's select, as a user does.
+pub async fn choose_backend(client: &Client, value: &str) {
+    let script = "const e = document.getElementById('backend-choice'); e.value = arguments[0]; \
+                  e.dispatchEvent(new Event('change', { bubbles: true }));";
+    client.execute(script, vec![value.into()]).await.expect("choose a backend");
+}

@@ -13,6 +13,7 @@ struct Form {
     model: String,
     size: String,
     train_images: String,
+    test_images: String,
     epochs: String,
     batch_size: String,
     learning_rate: String,
@@ -23,12 +24,16 @@ fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
 }
 
 impl Form {
-    fn parse(&self, train_len: usize) -> Result<(TrainSpec, usize), String> {
+    fn parse(&self, (train_len, test_len): (usize, usize)) -> Result<(TrainSpec, usize, usize), String> {
         let model = ModelSpec::preset(&self.model).ok_or_else(|| format!("unknown model {:?}", self.model))?;
         let size: usize = number("the image size", &self.size)?;
         let images: usize = number("the number of training images", &self.train_images)?;
         if images == 0 || images > train_len {
             return Err(format!("the number of training images must be between 1 and {train_len}, got {images}"));
+        }
+        let test_images: usize = number("the number of test images", &self.test_images)?;
+        if test_images == 0 || test_images > test_len {
+            return Err(format!("the number of test images must be between 1 and {test_len}, got {test_images}"));
         }
         let spec = TrainSpec {
             epochs: number("the number of epochs", &self.epochs)?,
@@ -37,7 +42,7 @@ impl Form {
             ..TrainSpec::new(model, size)
         };
         spec.model.shapes(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())?;
-        Ok((spec, images))
+        Ok((spec, images, test_images))
     }
 }
 
@@ -68,12 +73,13 @@ fn spawn_worker(on_message: impl FnMut(FromWorker) + 'static) -> Result<Worker, 
 pub fn App() -> impl IntoView {
     let status = RwSignal::new("Loading Fashion-MNIST…".to_string());
     let error = RwSignal::new(None::<String>);
-    let train_len = RwSignal::new(None::<usize>);
+    let data_len = RwSignal::new(None::<(usize, usize)>);
     let running = RwSignal::new(false);
     let form = RwSignal::new(Form {
         model: "vgg-small".into(),
         size: "56".into(),
         train_images: "2000".into(),
+        test_images: "1000".into(),
         epochs: "1".into(),
         batch_size: "32".into(),
         learning_rate: "0.01".into(),
@@ -91,7 +97,7 @@ pub fn App() -> impl IntoView {
     let on_message = move |message: FromWorker| match message {
         FromWorker::Loaded { train_images, test_images } => {
             status.set(format!("Ready: {train_images} training and {test_images} test images."));
-            train_len.set(Some(train_images));
+            data_len.set(Some((train_images, test_images)));
         }
         FromWorker::LoadFailed(message) => {
             status.set("The data could not be loaded.".into());
@@ -130,8 +136,8 @@ pub fn App() -> impl IntoView {
     };
 
     let start = move || {
-        let Some(len) = train_len.get_untracked() else { return };
-        let (spec, train_images) = match form.get_untracked().parse(len) {
+        let Some(len) = data_len.get_untracked() else { return };
+        let (spec, train_images, test_images) = match form.get_untracked().parse(len) {
             Ok(parsed) => parsed,
             Err(message) => return error.set(Some(message)),
         };
@@ -140,7 +146,7 @@ pub fn App() -> impl IntoView {
         running.set(true);
         status.set("Opening the device…".into());
         (loss.set(None), accuracy.set(None), speed.set(None), curve.set(Vec::new()), epochs.set(Vec::new()));
-        send(&ToWorker::Train { spec, backend, train_images });
+        send(&ToWorker::Train { spec, backend, train_images, test_images });
     };
 
     let field = move |id: &'static str, label: &'static str, get: fn(&Form) -> String, set: fn(&mut Form, String)| {
@@ -162,6 +168,7 @@ pub fn App() -> impl IntoView {
             </label>
             {field("size", "Image size (pixels)", |f| f.size.clone(), |f, v| f.size = v)}
             {field("train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
+            {field("test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
             {field("epochs", "Epochs", |f| f.epochs.clone(), |f, v| f.epochs = v)}
             {field("batch-size", "Batch size", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
             {field("learning-rate", "Learning rate", |f| f.learning_rate.clone(), |f, v| f.learning_rate = v)}
@@ -171,7 +178,7 @@ pub fn App() -> impl IntoView {
                     <option value="cpu" selected={!webgpu}>"CPU"</option>
                 </select>
             </label>
-            <button id="train" type="submit" disabled=move || train_len.get().is_none() || running.get()>"Train"</button>
+            <button id="train" type="submit" disabled=move || data_len.get().is_none() || running.get()>"Train"</button>
             <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| send(&ToWorker::Cancel)>"Cancel"</button>
         </form>
         <p id="status">{move || status.get()}</p>

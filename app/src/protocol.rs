@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    Train { spec: TrainSpec, backend: BackendKind, train_images: usize },
+    Train { spec: TrainSpec, backend: BackendKind, train_images: usize, test_images: usize },
     Cancel,
 }
 

@@ -34,7 +34,7 @@ pub fn run() {
         let (scope, state) = (scope.clone(), state.clone());
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match decode::<ToWorker>(&event.data()) {
             Some(ToWorker::Cancel) => state.borrow().cancel.cancel(),
-            Some(ToWorker::Train { spec, backend, train_images }) => {
+            Some(ToWorker::Train { spec, backend, train_images, test_images }) => {
                 let Some(data) = state.borrow().data.clone() else {
                     return post(&scope, &FromWorker::Failed("the data is not loaded yet".into()));
                 };
@@ -46,8 +46,8 @@ pub fn run() {
                         let backend = Backend::open(backend).await?;
                         post(&scope, &FromWorker::Backend(backend.label.clone()));
                         let (train_set, test_set) = &*data;
-                        let subset = train_set.head(train_images);
-                        train(&spec, &subset, test_set, &backend.device, &cancel, |e| {
+                        let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
+                        train(&spec, &train_set, &test_set, &backend.device, &cancel, |e| {
                             post(&scope, &FromWorker::Event(e))
                         })
                         .await
