@@ -141,7 +141,13 @@ pub async fn train(
         let train_seconds = started.elapsed().as_secs_f64();
         on_event(Event::Evaluating { epoch });
         let order: Vec<usize> = (0..test.len()).collect();
-        let test_stats = trainer.evaluate(plan.chunks(&order).iter().map(|ix| plan.batch(test, ix))).await?;
+        // Measuring on a slow device takes minutes: a cancel must stop it too.
+        let batches = plan.chunks(&order).into_iter().take_while(|_| !cancel.is_cancelled());
+        let test_stats = trainer.evaluate(batches.map(|ix| plan.batch(test, &ix))).await?;
+        if cancel.is_cancelled() {
+            on_event(Event::Cancelled);
+            return Ok(history);
+        }
         let stats = EpochStats {
             epoch,
             train_loss: (loss_sum / seen as f64) as f32,

@@ -79,3 +79,26 @@ fn a_spec_too_deep_for_the_image_is_refused_before_training() {
     .unwrap_err();
     assert!(err.to_string().contains("max-pool of VGG block 5 gets a 1x1 map"), "{err}");
 }
+
+#[test]
+fn cancel_stops_the_measurement_on_test_images() {
+    let cancel = Cancel::default();
+    let mut events = Vec::new();
+    let spec = TrainSpec::new(small_vgg(), 28);
+    let history = pollster::block_on(train(
+        &spec,
+        &load(Split::Test, 32),
+        &load(Split::Test, 1_000),
+        &Device::flex().autodiff(),
+        &cancel,
+        |e| {
+            if matches!(e, Event::Evaluating { .. }) {
+                cancel.cancel();
+            }
+            events.push(e);
+        },
+    ))
+    .unwrap();
+    assert!(history.is_empty(), "no epoch is reported when its measurement was cancelled");
+    assert!(matches!(events[..], [.., Event::Evaluating { epoch: 1 }, Event::Cancelled]), "{events:?}");
+}
