@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use cnn_data::{Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
-use cnn_train::{Cancel, Event, TrainSpec, train};
+use cnn_train::{Cancel, EpochStats, Event, TrainError, TrainSpec, train};
 
 fn load(split: Split, n: usize) -> Dataset {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public/data/fashion-mnist");
@@ -18,19 +18,28 @@ fn small_vgg() -> ModelSpec {
     ModelSpec::Vgg(VggSpec { arch: vec![(1, 16), (1, 32), (1, 64)], head_width: 256, dropout: 0.5 })
 }
 
+/// Runs `train` to completion on burn's CPU backend.
+fn train_on_cpu(
+    spec: &TrainSpec,
+    (train_set, test_set): (&Dataset, &Dataset),
+    cancel: &Cancel,
+    on_event: impl FnMut(Event),
+) -> Result<Vec<EpochStats>, TrainError> {
+    pollster::block_on(train(spec, train_set, test_set, &Device::flex().autodiff(), cancel, on_event))
+}
+
 #[test]
 fn small_vgg_reaches_70_percent_on_real_test_images() {
     let spec =
         TrainSpec { batch_size: 32, learning_rate: 0.05, epochs: 5, seed: 42, ..TrainSpec::new(small_vgg(), 28) };
     let (train_set, test_set) = (load(Split::Train, 3_000), load(Split::Test, 1_000));
     let mut steps = 0;
-    let history =
-        pollster::block_on(train(&spec, &train_set, &test_set, &Device::flex().autodiff(), &Cancel::default(), |e| {
-            if let Event::Step { .. } = e {
-                steps += 1;
-            }
-        }))
-        .unwrap();
+    let history = train_on_cpu(&spec, (&train_set, &test_set), &Cancel::default(), |e| {
+        if let Event::Step { .. } = e {
+            steps += 1;
+        }
+    })
+    .unwrap();
     for epoch in &history {
         eprintln!("{epoch:?}");
     }
@@ -46,15 +55,8 @@ fn cancel_stops_before_the_first_step() {
     cancel.cancel();
     let mut events = Vec::new();
     let spec = TrainSpec::new(small_vgg(), 28);
-    let history = pollster::block_on(train(
-        &spec,
-        &load(Split::Test, 64),
-        &load(Split::Test, 32),
-        &Device::flex().autodiff(),
-        &cancel,
-        |e| events.push(e),
-    ))
-    .unwrap();
+    let history =
+        train_on_cpu(&spec, (&load(Split::Test, 64), &load(Split::Test, 32)), &cancel, |e| events.push(e)).unwrap();
     assert!(history.is_empty());
     assert!(
         matches!(
@@ -68,15 +70,8 @@ fn cancel_stops_before_the_first_step() {
 #[test]
 fn a_spec_too_deep_for_the_image_is_refused_before_training() {
     let spec = TrainSpec::new(ModelSpec::preset("vgg-small").unwrap(), 28);
-    let err = pollster::block_on(train(
-        &spec,
-        &load(Split::Test, 8),
-        &load(Split::Test, 8),
-        &Device::flex().autodiff(),
-        &Cancel::default(),
-        |_| {},
-    ))
-    .unwrap_err();
+    let err =
+        train_on_cpu(&spec, (&load(Split::Test, 8), &load(Split::Test, 8)), &Cancel::default(), |_| {}).unwrap_err();
     assert!(err.to_string().contains("max-pool of VGG block 5 gets a 1x1 map"), "{err}");
 }
 
@@ -85,19 +80,12 @@ fn cancel_stops_the_measurement_on_test_images() {
     let cancel = Cancel::default();
     let mut events = Vec::new();
     let spec = TrainSpec::new(small_vgg(), 28);
-    let history = pollster::block_on(train(
-        &spec,
-        &load(Split::Test, 32),
-        &load(Split::Test, 1_000),
-        &Device::flex().autodiff(),
-        &cancel,
-        |e| {
-            if matches!(e, Event::Evaluating { .. }) {
-                cancel.cancel();
-            }
-            events.push(e);
-        },
-    ))
+    let history = train_on_cpu(&spec, (&load(Split::Test, 32), &load(Split::Test, 1_000)), &cancel, |e| {
+        if matches!(e, Event::Evaluating { .. }) {
+            cancel.cancel();
+        }
+        events.push(e);
+    })
     .unwrap();
     assert!(history.is_empty(), "no epoch is reported when its measurement was cancelled");
     assert!(matches!(events[..], [.., Event::Evaluating { epoch: 1 }, Event::Cancelled]), "{events:?}");
