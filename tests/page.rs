@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{browser, choose_backend, click, dist, serve, set_field, text, wait_for};
+use support::{browser, choose, choose_backend, click, dist, serve, set_field, text, value, wait_for};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
@@ -18,11 +18,11 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
     wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
     assert_eq!(text(&client, "status").await, "Ready: 60000 training and 10000 test images.");
 
-    // Bad input: VGG-small cannot take 28-pixel images, and the page says why instead of failing.
+    // Bad input: VGG-11/4 cannot take 28-pixel images, and the page says why instead of failing.
     set_field(&client, "size", "28").await;
     click(&client, "train").await;
     let error = wait_for(&client, "error", 10, |e| !e.is_empty()).await;
-    assert!(error.contains("max-pool of VGG block 5 gets a 1x1 map"), "{error}");
+    assert!(error.starts_with("block 5 / max-pool (max-pool 2x2/2 pad 0) gets a 1x1 map"), "{error}");
 
     set_field(&client, "size", "56").await;
     set_field(&client, "train-images", "256").await;
@@ -53,5 +53,70 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
     assert!(slowest < Duration::from_millis(500), "the page took {slowest:?} to answer while training");
     click(&client, "cancel").await;
     wait_for(&client, "status", 120, |s| s == "Cancelled.").await;
+    client.close().await.expect("close the browser");
+}
+
+/// The model view: a preset's table and totals, a comparison, live errors while editing, the
+/// edited spec kept across a reload, and training exactly that spec.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
+    let port = serve(dist());
+    let (client, _driver) = browser().await;
+    let page = format!("http://127.0.0.1:{port}/");
+    client.goto(&page).await.expect("open the page");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+
+    // VGG-11 on one-channel 224-pixel images: the paper's configuration A, 10 classes.
+    choose(&client, "model", "vgg11").await;
+    assert_eq!(value(&client, "size").await, "224");
+    wait_for(&client, "total-params", 10, |t| t == "128,806,154").await;
+    assert_eq!(text(&client, "split-params").await, "9,219,328 / 119,586,826");
+    assert_eq!(text(&client, "total-macs").await, "7,547,232,256");
+    let rows = client.find_all(fantoccini::Locator::Css("#layers tbody tr")).await.expect("rows").len();
+    assert_eq!(rows, 9, "5 VGG blocks, flatten, 2 fc blocks, output");
+    click(&client, "every-layer").await;
+    let layers = wait_for(&client, "layers", 10, |t| t.contains("conv 3x3 pad 1, 512 channels")).await;
+    assert!(layers.contains("max-pool 2x2/2 pad 0"), "{layers}");
+
+    // Against AlexNet: 7,427,653,632 / 895,113,600 conv MACs.
+    choose(&client, "compare-with", "alexnet").await;
+    let comparison = wait_for(&client, "comparison", 10, |t| t.contains("conv MACs")).await;
+    for figure in ["7,427,653,632", "895,113,600", "8.30×"] {
+        assert!(comparison.contains(figure), "{figure} in {comparison}");
+    }
+
+    // Editing: bad JSON, then a group width that does not divide the bottleneck, each as a sentence.
+    set_field(&client, "spec", "{\"kind\": \"vgg\", \"arch\": [[1, 8]").await;
+    let error = wait_for(&client, "spec-error", 10, |e| !e.is_empty()).await;
+    assert!(error.starts_with("the spec is not a model: EOF while parsing"), "{error}");
+    let bad = r#"{"kind": "anynet", "stem_channels": 16, "stages": [[2, 48, 32, 1.0]]}"#;
+    set_field(&client, "spec", bad).await;
+    set_field(&client, "size", "28").await;
+    let error = wait_for(&client, "spec-error", 10, |e| e.contains("stage 1")).await;
+    assert_eq!(
+        error,
+        "stage 1 / block 1 has a bottleneck of 48 channels, which groups of 32 cannot split evenly: pick a group width that divides it"
+    );
+    click(&client, "train").await;
+    assert_eq!(wait_for(&client, "error", 10, |e| !e.is_empty()).await, error);
+
+    // A valid edit updates the table; it and the size survive a reload.
+    let tiny = r#"{"kind": "vgg", "arch": [[1, 8], [1, 16]], "head_width": 32, "dropout": 0.0}"#;
+    set_field(&client, "spec", tiny).await;
+    // 1*8*9+8 + 8*16*9+16 + 784*32+32 + 32*32+32 + 32*10+10
+    wait_for(&client, "total-params", 10, |t| t == "27,754").await;
+    client.refresh().await.expect("reload");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    assert_eq!(value(&client, "spec").await, tiny);
+    assert_eq!(value(&client, "size").await, "28");
+
+    // Train exactly that spec, on the CPU: the worker reports the same parameter count.
+    choose_backend(&client, "cpu").await;
+    set_field(&client, "train-images", "64").await;
+    set_field(&client, "test-images", "64").await;
+    click(&client, "train").await;
+    wait_for(&client, "status", 120, |s| s == "Done.").await;
+    assert_eq!(text(&client, "run-params").await, "27,754");
+    assert_eq!(text(&client, "error").await, "");
     client.close().await.expect("close the browser");
 }

@@ -1,4 +1,4 @@
-//! Examples per second of VGG-small at 56 pixels, batch 32, as the page reports them after ten
+//! Examples per second of VGG-11/4 (the page's default spec, `vgg11-r4`) at 56 pixels, batch 32, as the page reports them after ten
 //! training steps, on WebGPU and on the CPU backend: `cargo bench -p e2e` (after the trunk build).
 
 #[path = "support.rs"]
@@ -22,7 +22,7 @@ async fn main() {
         let marker = format!("step {steps} of");
         wait_for(&client, "status", 3600, |s| s.contains(&marker)).await;
         let (speed, label) = (text(&client, "speed").await, text(&client, "backend").await);
-        println!("vgg-small, 56 px, batch 32, first {steps} steps, on {label}: {speed}");
+        println!("vgg11-r4, 56 px, batch 32, first {steps} steps, on {label}: {speed}");
         click(&client, "cancel").await;
         wait_for(&client, "status", 600, |s| s == "Cancelled.").await;
     }

@@ -128,9 +128,21 @@ pub async fn click(client: &Client, id: &str) {
     client.find(Locator::Id(id)).await.expect("the button").click().await.expect("a click");
 }
 
-/// Picks a backend in the page's select, as a user does.
-pub async fn choose_backend(client: &Client, value: &str) {
-    let script = "const e = document.getElementById('backend-choice'); e.value = arguments[0]; \
+/// Picks `value` in the select `#id`, as a user does.
+pub async fn choose(client: &Client, id: &str, value: &str) {
+    let script = "const e = document.getElementById(arguments[0]); e.value = arguments[1]; \
                   e.dispatchEvent(new Event('change', { bubbles: true }));";
-    client.execute(script, vec![value.into()]).await.expect("choose a backend");
+    client.execute(script, vec![id.into(), value.into()]).await.expect("choose an option");
+}
+
+/// Picks a backend in the page's select.
+pub async fn choose_backend(client: &Client, value: &str) {
+    choose(client, "backend-choice", value).await;
+}
+
+/// The current value of the field `#id` (what a textarea holds is not its text).
+pub async fn value(client: &Client, id: &str) -> String {
+    let script = "return document.getElementById(arguments[0]).value";
+    let v = client.execute(script, vec![id.into()]).await.expect("read a field");
+    v.as_str().unwrap_or_default().to_string()
 }

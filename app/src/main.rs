@@ -3,8 +3,11 @@
 //! side instead of the page. Training there keeps the page responsive even on the CPU backend.
 
 mod data;
+mod model_view;
 mod page;
 mod protocol;
+mod spec_text;
+mod storage;
 mod worker;
 
 fn main() {

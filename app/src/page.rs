@@ -1,16 +1,22 @@
-use cnn_models::{InputSpec, ModelSpec, PRESETS};
+use cnn_models::compare::thousands;
+use cnn_models::{ModelSpec, PRESETS};
 use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
 
+use crate::model_view::{ModelView, analyze};
 use crate::protocol::{FromWorker, ToWorker, decode, encode};
+use crate::{spec_text, storage};
+
+/// Where the edited spec and the image size are kept across reloads.
+const SPEC_KEY: &str = "cnn-playground.spec";
+const SIZE_KEY: &str = "cnn-playground.size";
 
 /// What the form holds, as typed; `parse` turns it into a run or a sentence saying what is wrong.
 #[derive(Clone)]
 struct Form {
-    model: String,
     size: String,
     train_images: String,
     test_images: String,
@@ -24,8 +30,12 @@ fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
 }
 
 impl Form {
-    fn parse(&self, (train_len, test_len): (usize, usize)) -> Result<(TrainSpec, usize, usize), String> {
-        let model = ModelSpec::preset(&self.model).ok_or_else(|| format!("unknown model {:?}", self.model))?;
+    fn parse(
+        &self,
+        model: Result<ModelSpec, String>,
+        (train_len, test_len): (usize, usize),
+    ) -> Result<(TrainSpec, usize, usize), String> {
+        let model = model?;
         let size: usize = number("the image size", &self.size)?;
         let images: usize = number("the number of training images", &self.train_images)?;
         if images == 0 || images > train_len {
@@ -41,7 +51,7 @@ impl Form {
             learning_rate: number("the learning rate", &self.learning_rate)?,
             ..TrainSpec::new(model, size)
         };
-        spec.model.shapes(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())?;
+        analyze(&Ok(spec.model.clone()), &self.size)?;
         Ok((spec, images, test_images))
     }
 }
@@ -75,15 +85,22 @@ pub fn App() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let data_len = RwSignal::new(None::<(usize, usize)>);
     let running = RwSignal::new(false);
+    let default_spec = || PRESETS.iter().find(|p| p.name == "vgg11-r4").map(|p| spec_text::format(&p.spec()));
+    let spec_text = RwSignal::new(storage::load(SPEC_KEY).or_else(default_spec).unwrap_or_default());
     let form = RwSignal::new(Form {
-        model: "vgg-small".into(),
-        size: "56".into(),
+        size: storage::load(SIZE_KEY).unwrap_or_else(|| "56".into()),
         train_images: "2000".into(),
         test_images: "1000".into(),
         epochs: "1".into(),
         batch_size: "32".into(),
         learning_rate: "0.01".into(),
     });
+    let spec = Memo::new(move |_| spec_text.with(|t| spec_text::parse(t)));
+    let analysis = Memo::new(move |_| form.with(|f| spec.with(|s| analyze(s, &f.size))));
+    Effect::new(move |_| spec_text.with(|t| storage::save(SPEC_KEY, t)));
+    Effect::new(move |_| form.with(|f| storage::save(SIZE_KEY, &f.size)));
+    let on_preset = Callback::new(move |size: usize| form.update(|f| f.size = size.to_string()));
+    let batch = Signal::derive(move || form.with(|f| f.batch_size.clone()));
     let webgpu = has_webgpu();
     let backend_choice = RwSignal::new(if webgpu { "webgpu" } else { "cpu" }.to_string());
     let backend_label =
@@ -91,6 +108,7 @@ pub fn App() -> impl IntoView {
     let loss = RwSignal::new(None::<f32>);
     let accuracy = RwSignal::new(None::<f32>);
     let speed = RwSignal::new(None::<f64>);
+    let run_params = RwSignal::new(None::<usize>);
     let curve = RwSignal::new(Vec::<f32>::new());
     let epochs = RwSignal::new(Vec::<EpochStats>::new());
 
@@ -106,7 +124,8 @@ pub fn App() -> impl IntoView {
         FromWorker::Backend(label) => backend_label.set(label),
         FromWorker::Event(event) => match event {
             Event::Started { params, steps_per_epoch, .. } => {
-                status.set(format!("Training {params} parameters, {steps_per_epoch} steps per epoch…"))
+                run_params.set(Some(params));
+                status.set(format!("Training: {steps_per_epoch} steps per epoch…"))
             }
             Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec } => {
                 status.set(format!("Epoch {epoch}: step {step} of {steps}"));
@@ -137,7 +156,7 @@ pub fn App() -> impl IntoView {
 
     let start = move || {
         let Some(len) = data_len.get_untracked() else { return };
-        let (spec, train_images, test_images) = match form.get_untracked().parse(len) {
+        let (spec, train_images, test_images) = match form.get_untracked().parse(spec.get_untracked(), len) {
             Ok(parsed) => parsed,
             Err(message) => return error.set(Some(message)),
         };
@@ -146,6 +165,7 @@ pub fn App() -> impl IntoView {
         running.set(true);
         status.set("Opening the device…".into());
         (loss.set(None), accuracy.set(None), speed.set(None), curve.set(Vec::new()), epochs.set(Vec::new()));
+        run_params.set(None);
         send(&ToWorker::Train { spec, backend, train_images, test_images });
     };
 
@@ -159,13 +179,10 @@ pub fn App() -> impl IntoView {
 
     view! {
         <h1>"CNN playground"</h1>
-        <p class="lede">"Train VGG and ResNet on the real Fashion-MNIST, in your browser, on your GPU through WebGPU."</p>
+        <p class="lede">"The networks of d2l's “Modern CNNs” chapter: read their layers, change them, and train them on the real Fashion-MNIST, in your browser, on your GPU through WebGPU."</p>
+        <ModelView spec_text analysis batch on_preset />
+        <h2>"Training"</h2>
         <form class="controls" on:submit=move |ev| { ev.prevent_default(); start(); }>
-            <label>"Model"
-                <select id="model" on:change=move |ev| form.update(|f| f.model = event_target_value(&ev))>
-                    {PRESETS.iter().map(|(name, what)| view! { <option value=*name selected={*name == "vgg-small"} title=*what>{*name}</option> }).collect_view()}
-                </select>
-            </label>
             {field("size", "Image size (pixels)", |f| f.size.clone(), |f, v| f.size = v)}
             {field("train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
             {field("test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
@@ -185,6 +202,7 @@ pub fn App() -> impl IntoView {
         {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}
         <div class="stats">
             <div><span class="k">"Backend"</span><span class="v" id="backend">{move || backend_label.get()}</span></div>
+            <div><span class="k">"Parameters"</span><span class="v" id="run-params">{move || run_params.get().map_or("–".into(), |p| thousands(p as u64))}</span></div>
             <div><span class="k">"Loss"</span><span class="v" id="loss">{move || loss.get().map_or("–".into(), |l| format!("{l:.4}"))}</span></div>
             <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>
             <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>

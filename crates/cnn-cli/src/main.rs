@@ -1,11 +1,14 @@
-//! `cnn train`: the playground's training, natively, on wgpu (Vulkan/Metal/DX12) or the CPU.
+//! `cnn`: the playground natively. `train` runs its training on wgpu (Vulkan/Metal/DX12) or the
+//! CPU; `summary` and `compare` print the layer tables the page shows.
+
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cnn_data::{Dataset, Split};
-use cnn_models::{ModelSpec, PRESETS};
+use cnn_models::{InputSpec, ModelSpec, PRESETS};
 use cnn_train::{Backend, BackendKind, Cancel, Event, TrainSpec, train};
 
 #[derive(Parser)]
@@ -19,8 +22,48 @@ struct Cli {
 enum Command {
     /// Train a preset and print a table per epoch.
     Train(TrainArgs),
-    /// List the model presets.
+    /// Print a model's layer table: output shapes, parameters, MACs, activation memory.
+    Summary(SummaryArgs),
+    /// Print two models' totals side by side, with their ratio.
+    Compare(CompareArgs),
+    /// List the model presets with their size, parameters and MACs on Fashion-MNIST.
     Presets,
+}
+
+/// A preset, or a JSON spec file, and the input it sees.
+#[derive(Parser)]
+struct ModelArgs {
+    /// A preset name (see `cnn presets`) or a JSON spec file (`{"kind": "vgg", ...}`).
+    #[arg(long, default_value = "vgg11-r4")]
+    model: String,
+    /// Input images are SIZE x SIZE pixels; the preset's own size when left out.
+    #[arg(long)]
+    size: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    channels: usize,
+    #[arg(long, default_value_t = 10)]
+    classes: usize,
+    /// The batch size of the training-memory estimate.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+}
+
+#[derive(Parser)]
+struct SummaryArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// One row per outermost block instead of one per layer.
+    #[arg(long)]
+    blocks: bool,
+}
+
+#[derive(Parser)]
+struct CompareArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The model to compare against (preset or JSON file), at the same input.
+    #[arg(long)]
+    with: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -31,8 +74,8 @@ enum BackendArg {
 
 #[derive(Parser)]
 struct TrainArgs {
-    /// A preset name (see `cnn presets`).
-    #[arg(long, default_value = "vgg-small")]
+    /// A preset name (see `cnn presets`) or a JSON spec file.
+    #[arg(long, default_value = "vgg11-r4")]
     model: String,
     /// Images are resized to SIZE x SIZE pixels.
     #[arg(long, default_value_t = 56)]
@@ -61,25 +104,60 @@ struct TrainArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Presets => {
-            for (name, what) in PRESETS {
-                println!("{name:14} {what}");
-            }
-            ExitCode::SUCCESS
+            print!("{}", table::presets());
+            Ok(())
         }
-        Command::Train(args) => match pollster::block_on(run(args)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Summary(args) => summary(args),
+        Command::Compare(args) => compare(args),
+        Command::Train(args) => pollster::block_on(run(args)),
     }
+    .map_or_else(
+        |message| {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        },
+        |()| ExitCode::SUCCESS,
+    )
+}
+
+/// A preset by name, or a spec read from a JSON file; with the preset's size as the default.
+fn load_model(name: &str) -> Result<(ModelSpec, Option<usize>), String> {
+    if let Some(p) = PRESETS.iter().find(|p| p.name == name) {
+        return Ok((p.spec(), Some(p.size)));
+    }
+    let path = std::path::Path::new(name);
+    if !path.exists() {
+        let names = cnn_models::presets::preset_names();
+        return Err(format!("there is no model preset or spec file {name:?}; the presets are {names}"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let spec = serde_json::from_str(&text).map_err(|e| format!("{name} is not a model spec: {e}"))?;
+    Ok((spec, None))
+}
+
+fn analyze(args: &ModelArgs, name: &str) -> Result<cnn_models::Analysis, String> {
+    let (spec, preset_size) = load_model(name)?;
+    let size = args.size.or(preset_size).ok_or("give the input size with --size")?;
+    let input = InputSpec { channels: args.channels, size, classes: args.classes };
+    spec.analyze(input).map_err(|e| e.to_string())
+}
+
+fn summary(args: SummaryArgs) -> Result<(), String> {
+    let analysis = analyze(&args.model, &args.model.model)?;
+    print!("{}", table::summary(&args.model.model, &analysis, args.blocks, args.model.batch_size));
+    Ok(())
+}
+
+fn compare(args: CompareArgs) -> Result<(), String> {
+    let left = analyze(&args.model, &args.model.model)?;
+    let right = analyze(&args.model, &args.with)?;
+    let rows = cnn_models::compare::compare(&left, &right, args.model.batch_size);
+    print!("{}", table::comparison(&args.model.model, &args.with, &rows, args.model.batch_size));
+    Ok(())
 }
 
 async fn run(args: TrainArgs) -> Result<(), String> {
-    let names = || PRESETS.map(|(n, _)| n).join(", ");
-    let model = ModelSpec::preset(&args.model)
-        .ok_or_else(|| format!("there is no model preset {:?}; the presets are {}", args.model, names()))?;
+    let (model, _) = load_model(&args.model)?;
     let spec = TrainSpec {
         batch_size: args.batch_size,
         learning_rate: args.lr,

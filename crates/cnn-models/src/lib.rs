@@ -1,45 +1,57 @@
 //! Architectures as data, and the burn modules built from them:
-//! - [`spec`]: serde specs (VGG `arch` tuples, ResNet stages) and the named presets;
-//! - [`shape`]: the layer-by-layer output shapes of a spec, computed without a backend, which is
-//!   also where a spec that cannot work is refused with a sentence naming the layer;
-//! - [`vgg`], [`resnet`]: the modules; [`Model`] holds either.
+//! - [`spec`]: serde specs of every family in d2l's "Modern CNNs" chapter; [`presets`]: named ones;
+//! - [`graph`]: one layer graph that every family lowers to;
+//! - [`analysis`]: the layer table (shapes, parameters, MACs, memory) of a graph, without a
+//!   backend, which is also where a spec that cannot work is refused with a sentence;
+//! - [`module`]: the burn module of a graph, which can report the same table from real tensors.
 
-pub mod resnet;
-pub mod shape;
+pub mod analysis;
+pub mod compare;
+mod error;
+pub mod graph;
+pub mod module;
+pub mod presets;
 pub mod spec;
-pub mod vgg;
 
 use burn::prelude::*;
 
-pub use shape::{LayerShape, SpecError};
-pub use spec::{InputSpec, ModelSpec, PRESETS, ResNetSpec, VggSpec};
+pub use analysis::{Analysis, Row, Totals};
+pub use error::SpecError;
+pub use module::Traced;
+pub use presets::{PRESETS, Preset};
+pub use spec::*;
 
+/// A network built from a spec, on one device.
 #[derive(Module, Debug)]
-pub enum Model {
-    Vgg(vgg::Vgg),
-    ResNet(resnet::ResNet),
+pub struct Model {
+    nodes: Vec<module::Node>,
 }
 
 impl Model {
     /// Logits `[batch, classes]` for images `[batch, channels, size, size]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        match self {
-            Model::Vgg(m) => m.forward(images),
-            Model::ResNet(m) => m.forward(images),
-        }
+        module::run_seq(&self.nodes, images, &mut None).flatten(1, 3)
+    }
+
+    /// What the optimiser updates: burn's `num_params` less batch norm's running statistics.
+    pub fn learnable_params(&self) -> usize {
+        module::Node::all_learnable_params(&self.nodes)
+    }
+
+    /// Each analysis row's output shape and learnable parameters, read off a real forward pass.
+    pub fn trace(&self, images: Tensor<4>) -> Vec<Traced> {
+        let mut trace = Some(Vec::new());
+        let _ = module::run_seq(&self.nodes, images, &mut trace);
+        trace.unwrap_or_default()
     }
 }
 
 impl ModelSpec {
     /// Builds the module after checking that every layer gets a map it can work on.
     pub fn init(&self, input: InputSpec, device: &Device) -> Result<Model, SpecError> {
-        self.shapes(input)?;
-        Ok(match self {
-            ModelSpec::Vgg(spec) => Model::Vgg(vgg::Vgg::new(spec, input, device)),
-            ModelSpec::ResNet(spec) => Model::ResNet(resnet::ResNet::new(spec, input, device)),
-        })
+        self.analyze(input)?;
+        let graph = self.graph(input.classes)?;
+        let (nodes, _) = module::build(&graph, [input.channels, input.size, input.size], device);
+        Ok(Model { nodes })
     }
 }
-
-/// d2l's `init_cnn`: Xavier-uniform weights for every convolution and linear layer.
-pub(crate) const XAVIER: burn::nn::Initializer = burn::nn::Initializer::XavierUniform { gain: 1.0 };

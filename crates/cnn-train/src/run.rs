@@ -33,7 +33,7 @@ impl TrainSpec {
         if self.epochs == 0 {
             return Err(setting("the number of epochs", self.epochs));
         }
-        self.model.shapes(InputSpec::fashion_mnist(self.image_size))?;
+        self.model.analyze(InputSpec::fashion_mnist(self.image_size))?;
         Ok(())
     }
 }

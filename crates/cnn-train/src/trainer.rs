@@ -41,8 +41,9 @@ impl Trainer {
         })
     }
 
+    /// Learnable parameters, as the layer table counts them.
     pub fn num_params(&self) -> usize {
-        self.model.as_ref().map_or(0, Module::num_params)
+        self.model.as_ref().map_or(0, Model::learnable_params)
     }
 
     /// One SGD step on `batch`; the loss and accuracy are those before the update.

@@ -1,0 +1,90 @@
+//! Two models side by side: the chapter's "VGG against AlexNet" table, with a ratio per row.
+
+use crate::Analysis;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    pub what: &'static str,
+    pub left: u64,
+    pub right: u64,
+    /// Whether the values are bytes, for display.
+    pub bytes: bool,
+}
+
+impl CompareRow {
+    /// `left / right`; none where `right` is zero.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.right != 0).then(|| self.left as f64 / self.right as f64)
+    }
+}
+
+/// The figures both tables share, left against right, with training memory at `batch`.
+pub fn compare(left: &Analysis, right: &Analysis, batch: usize) -> Vec<CompareRow> {
+    let figures = |a: &Analysis| {
+        let t = a.totals();
+        let count = |op: &str| a.rows.iter().filter(|r| r.op.starts_with(op)).count() as u64;
+        [
+            count("conv"),
+            count("linear"),
+            t.conv_params as u64,
+            t.dense_params as u64,
+            t.params() as u64,
+            t.conv_macs,
+            t.dense_macs,
+            t.macs(),
+            t.activations,
+            a.training_memory(batch),
+        ]
+    };
+    const WHAT: [(&str, bool); 10] = [
+        ("convolutional layers", false),
+        ("linear layers", false),
+        ("conv parameters", false),
+        ("linear parameters", false),
+        ("parameters", false),
+        ("conv MACs", false),
+        ("linear MACs", false),
+        ("MACs", false),
+        ("activations per example", false),
+        ("training memory", true),
+    ];
+    let (l, r) = (figures(left), figures(right));
+    WHAT.iter()
+        .zip(l.into_iter().zip(r))
+        .map(|(&(what, bytes), (left, right))| CompareRow { what, left, right, bytes })
+        .collect()
+}
+
+/// `1234567` as `1,234,567`. By hand: the standard library has no grouping, and one function is
+/// less than a locale crate.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// Bytes in binary units, to three decimals: `1.234 GiB`.
+pub fn bytes(n: u64) -> String {
+    scaled(n, 1024.0, [" B", " KiB", " MiB", " GiB", " TiB"])
+}
+
+/// Large counts in SI units, to three decimals: `7.485 G`.
+pub fn si(n: u64) -> String {
+    scaled(n, 1000.0, ["", " k", " M", " G", " T"])
+}
+
+fn scaled(n: u64, base: f64, units: [&str; 5]) -> String {
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= base && unit + 1 < units.len() {
+        value /= base;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n}{}", units[0]) } else { format!("{value:.3}{}", units[unit]) }
+}
