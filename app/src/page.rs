@@ -1,5 +1,5 @@
 use cnn_models::compare::thousands;
-use cnn_models::{ModelSpec, PRESETS};
+use cnn_models::{Analysis, ModelSpec, PRESETS};
 use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -33,6 +33,7 @@ impl Form {
     fn parse(
         &self,
         model: Result<ModelSpec, String>,
+        analysis: Result<Analysis, String>,
         (train_len, test_len): (usize, usize),
     ) -> Result<(TrainSpec, usize, usize), String> {
         let model = model?;
@@ -51,7 +52,8 @@ impl Form {
             learning_rate: number("the learning rate", &self.learning_rate)?,
             ..TrainSpec::new(model, size)
         };
-        analyze(&Ok(spec.model.clone()), &self.size)?;
+        // The model view's table of this spec at this size: an error there refuses the run.
+        analysis?;
         Ok((spec, images, test_images))
     }
 }
@@ -156,10 +158,11 @@ pub fn App() -> impl IntoView {
 
     let start = move || {
         let Some(len) = data_len.get_untracked() else { return };
-        let (spec, train_images, test_images) = match form.get_untracked().parse(spec.get_untracked(), len) {
-            Ok(parsed) => parsed,
-            Err(message) => return error.set(Some(message)),
-        };
+        let (spec, train_images, test_images) =
+            match form.get_untracked().parse(spec.get_untracked(), analysis.get_untracked(), len) {
+                Ok(parsed) => parsed,
+                Err(message) => return error.set(Some(message)),
+            };
         error.set(None);
         let backend = if backend_choice.get_untracked() == "webgpu" { BackendKind::Wgpu } else { BackendKind::Cpu };
         running.set(true);
