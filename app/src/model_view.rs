@@ -3,7 +3,7 @@
 //! `cnn_models::analysis`; this file only lays them out.
 
 use cnn_models::compare::{bytes, compare, si, thousands};
-use cnn_models::{Analysis, InputSpec, ModelSpec, PRESETS, Row};
+use cnn_models::{Analysis, InputSpec, ModelSpec, PRESETS, Preset, Row};
 use leptos::prelude::*;
 
 use crate::spec_text;
@@ -32,7 +32,7 @@ pub fn ModelView(
     let compare_with = RwSignal::new(String::new());
     let batch_size = move || batch.get().trim().parse::<usize>().ok().filter(|&b| b > 0).unwrap_or(1);
     let pick = move |name: String| {
-        if let Some(p) = PRESETS.iter().find(|p| p.name == name) {
+        if let Some(p) = Preset::find(&name) {
             spec_text.set(spec_text::format(&p.spec()));
             on_preset.run(p.size);
         }
@@ -44,7 +44,7 @@ pub fn ModelView(
     });
     let comparison = move || {
         let other = compare_with.get();
-        let preset = PRESETS.iter().find(|p| p.name == other)?;
+        let preset = Preset::find(&other)?;
         analysis.with(|a| {
             let a = a.as_ref().ok()?;
             let b = preset.spec().analyze(a.input).map_err(|e| format!("{other}: {e}"));

@@ -1,5 +1,5 @@
 use cnn_models::compare::thousands;
-use cnn_models::{Analysis, ModelSpec, PRESETS};
+use cnn_models::{Analysis, ModelSpec, Preset};
 use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -87,7 +87,7 @@ pub fn App() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let data_len = RwSignal::new(None::<(usize, usize)>);
     let running = RwSignal::new(false);
-    let default_spec = || PRESETS.iter().find(|p| p.name == "vgg11-r4").map(|p| spec_text::format(&p.spec()));
+    let default_spec = || Preset::find("vgg11-r4").map(|p| spec_text::format(&p.spec()));
     let spec_text = RwSignal::new(storage::load(SPEC_KEY).or_else(default_spec).unwrap_or_default());
     let form = RwSignal::new(Form {
         size: storage::load(SIZE_KEY).unwrap_or_else(|| "56".into()),

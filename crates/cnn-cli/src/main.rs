@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use cnn_data::{Dataset, Split};
-use cnn_models::{InputSpec, ModelSpec, PRESETS};
+use cnn_models::{InputSpec, ModelSpec, Preset};
 use cnn_train::{Backend, BackendKind, Cancel, Event, TrainSpec, train};
 
 #[derive(Parser)]
@@ -122,7 +122,7 @@ fn main() -> ExitCode {
 
 /// A preset by name, or a spec read from a JSON file; with the preset's size as the default.
 fn load_model(name: &str) -> Result<(ModelSpec, Option<usize>), String> {
-    if let Some(p) = PRESETS.iter().find(|p| p.name == name) {
+    if let Some(p) = Preset::find(name) {
         return Ok((p.spec(), Some(p.size)));
     }
     let path = std::path::Path::new(name);

@@ -74,7 +74,7 @@ pub fn comparison(left: &str, right: &str, rows: &[CompareRow], batch: usize) ->
 /// Every preset at its own input size on one-channel images with 10 classes.
 pub fn presets() -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<18} {:>6} {:>13} {:>16}  {}", "preset", "input", "parameters", "MACs", "what");
+    let _ = writeln!(out, "{:<18} {:>6} {:>13} {:>16}  what", "preset", "input", "parameters", "MACs");
     for p in PRESETS {
         let figures = p.spec().analyze(InputSpec::fashion_mnist(p.size)).map(|a| a.totals());
         let (params, macs) = match figures {

@@ -156,7 +156,7 @@ struct Walk {
 }
 
 /// `k x k` windows with stride `s` over `x + 2p` pixels, as PyTorch and burn count them.
-pub(crate) fn windows(x: usize, k: usize, s: usize, p: usize) -> Option<usize> {
+fn windows(x: usize, k: usize, s: usize, p: usize) -> Option<usize> {
     let padded = (x as u64).saturating_add((p as u64).saturating_mul(2));
     padded.checked_sub(k as u64).and_then(|d| usize::try_from(d / s as u64 + 1).ok())
 }

@@ -280,7 +280,7 @@ fn resnext_block(
     }
     let bot = bot as usize;
     positive(bot, name, "bottleneck channels")?;
-    if bot % group_width != 0 {
+    if !bot.is_multiple_of(group_width) {
         return Err(SpecError::GroupWidth { layer: name.into(), channels: bot, group_width });
     }
     let body = vec![

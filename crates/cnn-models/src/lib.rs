@@ -49,9 +49,10 @@ impl Model {
 impl ModelSpec {
     /// Builds the module after checking that every layer gets a map it can work on.
     pub fn init(&self, input: InputSpec, device: &Device) -> Result<Model, SpecError> {
-        self.analyze(input)?;
         let graph = self.graph(input.classes)?;
-        let (nodes, _) = module::build(&graph, [input.channels, input.size, input.size], device);
+        let analysis = analysis::analyze_graph(self.family(), &graph, input)?;
+        let shape = [input.channels, input.size, input.size];
+        let (nodes, _) = module::build(&graph, shape, &mut analysis.rows.iter(), device);
         Ok(Model { nodes })
     }
 }

@@ -1,19 +1,30 @@
 //! The burn module of a layer graph. One `Node` per graph layer, so a forward pass can report
 //! every row of the analysis table from the real tensors.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{
     AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
 };
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu,
+};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::analysis::windows;
+use crate::analysis::Row;
 use crate::graph::{Layer, Op};
 
 /// d2l's `init_cnn`: Xavier-uniform weights for every convolution and linear layer.
-const XAVIER: burn::nn::Initializer = burn::nn::Initializer::XavierUniform { gain: 1.0 };
+const XAVIER: Initializer = Initializer::XavierUniform { gain: 1.0 };
+
+/// d2l's `init_cnn` sets only the weights; biases keep PyTorch's default, uniform in
+/// +-1/sqrt(fan_in). burn would draw them from the weights' Xavier range instead (1.7x as wide
+/// for a 1x1 conv of ten channels), so a model here would start elsewhere than the book's.
+fn pytorch_bias(features: usize, fan_in: usize, device: &Device) -> Option<Param<Tensor<1>>> {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    Some(Initializer::Uniform { min: -bound, max: bound }.init([features], device))
+}
 
 /// Reshapes `[batch, c, h, w]` to `[batch, c*h*w, 1, 1]`: every node maps 4-d tensors to 4-d
 /// tensors, so a graph of any shape runs through one `forward`.
@@ -59,37 +70,39 @@ fn pad(p: usize) -> PaddingConfig2d {
 }
 
 impl Node {
-    /// Builds `layer` for an input of `channels`; returns the node and its output channels.
+    /// Builds the primitive `layer` for an input of `channels` (`flat` values once flattened).
     /// Callers analyse the graph first, so every size here is one that works.
-    pub(crate) fn new(layer: &Layer, channels: usize, flat: usize, device: &Device) -> (Self, usize) {
+    pub(crate) fn new(layer: &Layer, channels: usize, flat: usize, device: &Device) -> Self {
         match &layer.op {
             &Op::Conv { channels: out, kernel, stride, padding, groups } => {
-                let conv = Conv2dConfig::new([channels, out], [kernel, kernel])
+                let mut conv = Conv2dConfig::new([channels, out], [kernel, kernel])
                     .with_stride([stride, stride])
                     .with_padding(pad(padding))
                     .with_groups(groups)
                     .with_initializer(XAVIER)
                     .init(device);
-                (Node::Conv(conv), out)
+                conv.bias = pytorch_bias(out, channels / groups * kernel * kernel, device);
+                Node::Conv(conv)
             }
-            Op::BatchNorm => (Node::BatchNorm(BatchNormConfig::new(channels).init(device)), channels),
-            Op::Relu => (Node::Relu(Relu), channels),
+            Op::BatchNorm => Node::BatchNorm(BatchNormConfig::new(channels).init(device)),
+            Op::Relu => Node::Relu(Relu),
             &Op::MaxPool { kernel, stride, padding } => {
                 let pool =
                     MaxPool2dConfig::new([kernel, kernel]).with_strides([stride, stride]).with_padding(pad(padding));
-                (Node::MaxPool(pool.init()), channels)
+                Node::MaxPool(pool.init())
             }
             &Op::AvgPool { kernel, stride } => {
-                (Node::AvgPool(AvgPool2dConfig::new([kernel, kernel]).with_strides([stride, stride]).init()), channels)
+                Node::AvgPool(AvgPool2dConfig::new([kernel, kernel]).with_strides([stride, stride]).init())
             }
-            Op::GlobalAvgPool => (Node::GlobalAvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()), channels),
-            Op::Flatten => (Node::Flatten(Flatten), flat),
+            Op::GlobalAvgPool => Node::GlobalAvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
+            Op::Flatten => Node::Flatten(Flatten),
             &Op::Linear { features } => {
-                let linear = LinearConfig::new(flat, features).with_initializer(XAVIER).init(device);
-                (Node::Linear(linear), features)
+                let mut linear = LinearConfig::new(flat, features).with_initializer(XAVIER).init(device);
+                linear.bias = pytorch_bias(features, flat, device);
+                Node::Linear(linear)
             }
-            &Op::Dropout { prob } => (Node::Dropout(DropoutConfig::new(prob).init()), channels),
-            Op::Group(_) | Op::Concat(_) | Op::Residual { .. } => unreachable!("built by Node::graph"),
+            &Op::Dropout { prob } => Node::Dropout(DropoutConfig::new(prob).init()),
+            Op::Group(_) | Op::Concat(_) | Op::Residual { .. } => unreachable!("built by build_one"),
         }
     }
 
@@ -158,63 +171,49 @@ pub(crate) fn run_seq(nodes: &[Node], x: Tensor<4>, trace: &mut Option<Vec<Trace
     nodes.iter().fold(x, |x, node| node.run(x, trace))
 }
 
-/// Builds the nodes of `layers` for an input of `shape`; the shapes come from the analysis, which
-/// has already walked the same graph.
-pub(crate) fn build(layers: &[Layer], shape: [usize; 3], device: &Device) -> (Vec<Node>, [usize; 3]) {
+/// Builds the nodes of `layers` for an input of `shape`. The output shapes come from the
+/// analysis `rows` of the same graph, which the walk pushed in the order built here: a primitive
+/// layer's row when it is reached, a merge's row after its branches.
+pub(crate) fn build(layers: &[Layer], shape: [usize; 3], rows: &mut Rows, device: &Device) -> (Vec<Node>, [usize; 3]) {
     let mut shape = shape;
     let mut nodes = Vec::with_capacity(layers.len());
     for layer in layers {
-        let (node, out) = build_one(layer, shape, device);
+        let (node, out) = build_one(layer, shape, rows, device);
         nodes.push(node);
         shape = out;
     }
     (nodes, shape)
 }
 
-fn build_one(layer: &Layer, shape: [usize; 3], device: &Device) -> (Node, [usize; 3]) {
+pub(crate) type Rows<'a> = std::slice::Iter<'a, Row>;
+
+fn next_shape(rows: &mut Rows) -> [usize; 3] {
+    rows.next().map(|row| row.shape).expect("the analysis has a row for every layer of its graph")
+}
+
+fn build_one(layer: &Layer, shape: [usize; 3], rows: &mut Rows, device: &Device) -> (Node, [usize; 3]) {
     match &layer.op {
         Op::Group(children) => {
-            let (nodes, out) = build(children, shape, device);
+            let (nodes, out) = build(children, shape, rows, device);
             (Node::Group(nodes), out)
         }
         Op::Concat(branches) => {
-            let mut channels = 0;
-            let mut out = shape;
             let branches = (branches.iter())
-                .map(|b| {
-                    let (node, o) = build_one(b, shape, device);
-                    channels += o[0];
-                    out = o;
-                    match node {
-                        Node::Group(nodes) => nodes,
-                        node => vec![node],
-                    }
+                .map(|b| match build_one(b, shape, rows, device).0 {
+                    Node::Group(nodes) => nodes,
+                    node => vec![node],
                 })
                 .collect();
-            (Node::Concat(Branches { branches }), [channels, out[1], out[2]])
+            (Node::Concat(Branches { branches }), next_shape(rows))
         }
         Op::Residual { body, shortcut } => {
-            let (body, out) = build(body, shape, device);
-            let (shortcut, _) = build(shortcut, shape, device);
-            (Node::Residual(Residual { body, shortcut }), out)
+            let (body, _) = build(body, shape, rows, device);
+            let (shortcut, _) = build(shortcut, shape, rows, device);
+            (Node::Residual(Residual { body, shortcut }), next_shape(rows))
         }
-        op => {
+        _ => {
             let [c, h, w] = shape;
-            let (node, channels) = Node::new(layer, c, c * h * w, device);
-            (node, spatial(op, [channels, h, w]))
+            (Node::new(layer, c, c * h * w, device), next_shape(rows))
         }
-    }
-}
-
-/// The map size after a primitive layer, for the next layer's input channels and features.
-fn spatial(op: &Op, [c, h, w]: [usize; 3]) -> [usize; 3] {
-    let win = |x, k, s, p| windows(x, k, s, p).unwrap_or(0);
-    match *op {
-        Op::Conv { kernel, stride, padding, .. } | Op::MaxPool { kernel, stride, padding } => {
-            [c, win(h, kernel, stride, padding), win(w, kernel, stride, padding)]
-        }
-        Op::AvgPool { kernel, stride } => [c, win(h, kernel, stride, 0), win(w, kernel, stride, 0)],
-        Op::GlobalAvgPool | Op::Flatten | Op::Linear { .. } => [c, 1, 1],
-        _ => [c, h, w],
     }
 }

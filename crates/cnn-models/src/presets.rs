@@ -141,9 +141,15 @@ pub static PRESETS: &[Preset] = &[
     ),
 ];
 
+impl Preset {
+    pub fn find(name: &str) -> Option<&'static Preset> {
+        PRESETS.iter().find(|p| p.name == name)
+    }
+}
+
 impl ModelSpec {
     pub fn preset(name: &str) -> Option<Self> {
-        PRESETS.iter().find(|p| p.name == name).map(Preset::spec)
+        Preset::find(name).map(Preset::spec)
     }
 }
 

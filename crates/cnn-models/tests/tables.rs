@@ -237,3 +237,47 @@ fn training_memory_counts_weights_gradients_and_activations() {
     assert_eq!(at(0), 4 * 2 * t.params() as u64);
     assert_eq!(at(2) - at(1), 4 * (224 * 224 + t.activations));
 }
+
+/// The largest magnitude of each weight and bias, with the bounds d2l's `init_cnn` gives them in
+/// PyTorch: Xavier-uniform weights, `sqrt(6 / (fan_in + fan_out))`, and PyTorch's default biases,
+/// `1 / sqrt(fan_in)`. Parameters come in module order, each bias right after its weight.
+#[derive(Default)]
+struct InitRanges {
+    fans: (usize, usize),
+    seen: Vec<(usize, f32, f64)>,
+}
+
+impl burn::module::ModuleVisitor for InitRanges {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let value = param.val();
+        let dims = value.dims();
+        let bound = match D {
+            // Conv weights are [out, in / groups, k, k], linear weights [in, out].
+            4 | 2 => {
+                let k: usize = dims[2..].iter().product();
+                self.fans = if D == 4 { (dims[1] * k, dims[0] * k) } else { (dims[0], dims[1]) };
+                (6.0 / (self.fans.0 + self.fans.1) as f64).sqrt()
+            }
+            _ => 1.0 / (self.fans.0 as f64).sqrt(),
+        };
+        let largest = value.into_data().iter::<f32>().fold(0.0f32, |m, v| m.max(v.abs()));
+        self.seen.push((dims.iter().product(), largest, bound));
+    }
+}
+
+#[test]
+fn weights_and_biases_start_as_in_d2l() {
+    let spec: ModelSpec = serde_json::from_str(r#"{"kind":"vgg","arch":[[1,8]],"head_width":64,"dropout":0}"#).unwrap();
+    let model = spec.init(InputSpec::fashion_mnist(28), &Device::flex()).unwrap();
+    let mut ranges = InitRanges::default();
+    burn::module::Module::visit(&model, &mut ranges);
+    // conv 1->8, then linear 1568->64, 64->64, 64->10: a weight and a bias each.
+    assert_eq!(ranges.seen.len(), 8);
+    for (i, &(count, largest, bound)) in ranges.seen.iter().enumerate() {
+        assert!(f64::from(largest) <= bound, "parameter {i}: {largest} beyond {bound}");
+        // Drawn from the whole range: 64 uniform draws all below 0.8 of it has odds of 1e-6.
+        if count >= 64 {
+            assert!(f64::from(largest) > 0.8 * bound, "parameter {i}: {largest}, far inside {bound}");
+        }
+    }
+}

@@ -31,15 +31,28 @@ async fn twenty_steps_lower_the_held_out_loss(kind: BackendKind) {
 }
 
 const SIZE: usize = 28;
-const IMAGES_USED: usize = 64;
-const PASSES: usize = 8;
 
-/// The family's spec at a width a software GPU trains in seconds, its learning rate, and how far
-/// below the first pass's loss a later pass must get. Measured with `cnn train --train-images 64
-/// --batch-size 16` on these specs: NiN and GoogLeNet, deep without batch norm and ending in a
-/// global average pool, leave the 2.30 plateau slowest (NiN 2.32 -> 2.25 in 8 passes at lr 0.3,
-/// GoogLeNet 2.34 -> 2.25 at lr 0.1), so they get a smaller margin.
-fn tiny(family: &str) -> (ModelSpec, f64, f32) {
+/// A family's spec at a width a software GPU trains in seconds, and how to train it: at what
+/// learning rate, on how many images for how many passes, and how far below the first pass's
+/// mean loss a later pass must get.
+struct Tiny {
+    spec: ModelSpec,
+    lr: f64,
+    images: usize,
+    passes: usize,
+    factor: f32,
+}
+
+/// Measured with `cnn train --train-images 64 --batch-size 16 --epochs 8` on these specs, seeds 0,
+/// 1, 2 and 11, natively on the CPU and on wgpu: the best later pass reached 0.45-0.54 of the
+/// first (AlexNet), 0.50-0.82 (VGG, ResNet, ResNeXt, DenseNet, AnyNet) and 0.87-0.96 (GoogLeNet,
+/// deep without batch norm, like the book's, so slow to leave the 2.30 plateau).
+///
+/// NiN is slower still: its class maps pass a ReLU before the global average pool, so each class
+/// map a step pushes below zero drops out. Over 64 images it sat at 2.25-2.30 for 8 passes, and
+/// for 12 passes over 256. On one batch of 16, 32 steps at lr 0.2 took it to 0.77-0.98 of its
+/// first loss on eight seeds (0-6 and 11), on both backends.
+fn tiny(family: &str) -> Tiny {
     let json = match family {
         "alexnet" => {
             r#"{"kind":"alexnet","convs":[{"channels":16,"kernel":5,"stride":1,"padding":2,"pool":true},
@@ -57,26 +70,27 @@ fn tiny(family: &str) -> (ModelSpec, f64, f32) {
         "anynet" => r#"{"kind":"anynet","stem_channels":8,"stages":[[1,16,8,1.0],[1,32,8,1.0]]}"#,
         other => panic!("no tiny {other}"),
     };
-    let (lr, factor) = match family {
-        "alexnet" => (0.05, 0.95),
-        "nin" => (0.3, 0.98),
-        "googlenet" => (0.1, 0.98),
-        _ => (0.1, 0.92),
+    let spec = serde_json::from_str(json).unwrap();
+    let (lr, images, passes, factor) = match family {
+        "alexnet" => (0.05, 64, 8, 0.95),
+        "nin" => (0.2, 16, 32, 0.98),
+        "googlenet" => (0.1, 64, 8, 0.98),
+        _ => (0.1, 64, 8, 0.92),
     };
-    (serde_json::from_str(json).unwrap(), lr, factor)
+    Tiny { spec, lr, images, passes, factor }
 }
 
-/// Eight passes over 64 real images: the mean training loss of a later pass must get well below
-/// that of the first (the best later pass, as one step too far can spike the last).
+/// Passes over real images: the mean training loss of a later pass must get well below that of
+/// the first (the best later pass, as one step too far can spike the last).
 async fn trains(family: &str, kind: BackendKind) {
-    let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(IMAGES_USED);
+    let Tiny { spec, lr, images, passes, factor } = tiny(family);
+    let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(images);
     let backend = Backend::open(kind).await.unwrap();
     backend.device.seed(11);
-    let (spec, lr, factor) = tiny(family);
     let mut trainer = Trainer::new(&spec, InputSpec::fashion_mnist(SIZE), &backend.device, lr).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: SIZE, seed: 5 };
     let mut pass_loss = Vec::new();
-    for pass in 0..PASSES {
+    for pass in 0..passes {
         let order = plan.shuffled(data.len(), pass);
         let mut sum = 0.0;
         let chunks = plan.chunks(&order);
@@ -141,22 +155,7 @@ macro_rules! families {
     };
 }
 
-families!(alexnet, vgg, googlenet, resnet, resnext, densenet, anynet);
-
-// NiN on the CPU backends only: on SwiftShader's WebGPU it did not get below 0.98 of its first
-// pass within eight passes (its ops, conv, ReLU, max-pool and global average pool, are all in the
-// families above, which pass there).
-#[cfg(not(target_arch = "wasm32"))]
-#[test]
-fn nin_on_the_cpu() {
-    pollster::block_on(trains("nin", BackendKind::Cpu));
-}
-
-#[cfg(target_arch = "wasm32")]
-#[wasm_bindgen_test::wasm_bindgen_test]
-async fn nin_on_the_browser_cpu() {
-    trains("nin", BackendKind::Cpu).await;
-}
+families!(alexnet, vgg, nin, googlenet, resnet, resnext, densenet, anynet);
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
