@@ -1,5 +1,6 @@
-//! Examples per second of VGG-11/4 (the page's default spec, `vgg11-r4`) at 56 pixels, batch 32, as the page reports them after ten
-//! training steps, on WebGPU and on the CPU backend: `cargo bench -p e2e` (after the trunk build).
+//! Examples per second of VGG-11/4 (the page's default spec, `vgg11-r4`) at 56 pixels, batch 32,
+//! as the page reports them after ten training steps, on WebGPU and on the CPU backend:
+//! `cargo bench -p e2e` (after the trunk build).
 
 #[path = "support.rs"]
 mod support;

@@ -2,6 +2,7 @@
 //! a comparison with another model, all updated as you type. The numbers come from
 //! `cnn_models::analysis`; this file only lays them out.
 
+use cnn_models::analysis::BYTES;
 use cnn_models::compare::{bytes, compare, si, thousands};
 use cnn_models::{Analysis, InputSpec, ModelSpec, PRESETS, Preset, Row};
 use leptos::prelude::*;
@@ -104,7 +105,7 @@ fn totals(a: &Analysis, batch: usize) -> impl IntoView + use<> {
                 <span class="v" id="split-params">{format!("{} / {}", thousands(t.conv_params as u64), thousands(t.dense_params as u64))}</span></div>
             <div><span class="k">"MACs per example"</span><span class="v" id="total-macs">{thousands(t.macs())}</span>
                 <span class="k">{format!("conv {} / linear {}", si(t.conv_macs), si(t.dense_macs))}</span></div>
-            <div><span class="k">"activations per example"</span><span class="v">{bytes(4 * t.activations)}</span></div>
+            <div><span class="k">"activations per example"</span><span class="v">{bytes(BYTES * t.activations)}</span></div>
             <div><span class="k">{format!("training memory at batch {batch}")}</span><span class="v" id="train-memory">{bytes(a.training_memory(batch))}</span></div>
         </div>
     }
@@ -158,7 +159,7 @@ fn LayerTable(rows: Memo<Vec<Row>>) -> impl IntoView {
                             <td>{shape(r.shape)}</td>
                             <td>{thousands(r.params as u64)}</td>
                             <td>{thousands(r.macs)}</td>
-                            <td>{bytes(4 * r.activations)}</td>
+                            <td>{bytes(BYTES * r.activations)}</td>
                         </tr>
                     }
                 }).collect_view()}

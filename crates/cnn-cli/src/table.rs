@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use cnn_models::analysis::BYTES;
 use cnn_models::compare::{CompareRow, bytes, si, thousands};
 use cnn_models::{Analysis, InputSpec, PRESETS};
 
@@ -28,7 +29,7 @@ pub fn summary(name: &str, a: &Analysis, blocks: bool, batch: usize) -> String {
             shape(r.shape),
             thousands(r.params as u64),
             thousands(r.macs),
-            bytes(4 * r.activations),
+            bytes(BYTES * r.activations),
         );
     }
     let t = a.totals();
@@ -39,7 +40,7 @@ pub fn summary(name: &str, a: &Analysis, blocks: bool, batch: usize) -> String {
         thousands(t.conv_params as u64),
         thousands(t.dense_params as u64),
         thousands(t.params() as u64),
-        bytes(4 * t.params() as u64)
+        bytes(BYTES * t.params() as u64)
     );
     let _ = writeln!(
         out,
@@ -49,7 +50,7 @@ pub fn summary(name: &str, a: &Analysis, blocks: bool, batch: usize) -> String {
         thousands(t.macs()),
         si(t.macs())
     );
-    let _ = writeln!(out, "activations per example: {}", bytes(4 * t.activations));
+    let _ = writeln!(out, "activations per example: {}", bytes(BYTES * t.activations));
     let _ = writeln!(
         out,
         "training memory at batch {batch} (weights, gradients, activations): about {}",

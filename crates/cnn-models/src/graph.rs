@@ -170,7 +170,7 @@ fn vgg(spec: &VggSpec, classes: usize) -> Result<Vec<Layer>, SpecError> {
         for j in 1..=convs {
             block.extend([conv(format!("conv {j}"), channels, 3, 1, 1), relu()]);
         }
-        block.push(layer("max-pool", Op::MaxPool { kernel: 2, stride: 2, padding: 0 }));
+        block.push(max_pool(2, 2, 0));
         net.push(group(name, block));
     }
     fully_connected(&mut net, &[spec.head_width; 2], spec.dropout, classes);
