@@ -63,8 +63,16 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     let port = serve(dist());
     let (client, _driver) = browser().await;
     let page = format!("http://127.0.0.1:{port}/");
+    let navigated = Instant::now();
     client.goto(&page).await.expect("open the page");
+    // The page's own small binary shows the model view while the trainer's is still loading.
+    wait_for(&client, "total-params", 60, |t| t.starts_with(|c: char| c.is_ascii_digit())).await;
+    let usable = navigated.elapsed();
     wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    println!(
+        "model view usable {usable:.2?} after navigation; data and trainer ready {:.2?} after",
+        navigated.elapsed()
+    );
 
     // VGG-11 on one-channel 224-pixel images: the paper's configuration A, 10 classes.
     choose(&client, "model", "vgg11").await;

@@ -1,31 +1,125 @@
-//! Examples per second of VGG-11/4 (the page's default spec, `vgg11-r4`) at 56 pixels, batch 32,
-//! as the page reports them after ten training steps, on WebGPU and on the CPU backend:
-//! `cargo bench -p e2e` (after the trunk build).
+//! The browser side of the benchmark (`bash dev/bench.sh` runs it with the native peers and prints
+//! the table): training steps timed after a warm-up, in headless Chromium, for
+//! - ours: the built page's training worker (`dist/`), asked for a timed trial on WebGPU and on the
+//!   CPU, exactly as it trains;
+//! - TensorFlow.js: the same networks in `dev/bench/tfjs.html`, on each backend that can train them.
+//!
+//! Prints one JSON object per measurement. Set by the environment: `BENCH_SPECS` (a JSON object
+//! of model name -> spec, as `cnn spec` prints them), `BENCH_SIZES`, `BENCH_BATCHES`,
+//! `BENCH_SYSTEMS` (of `ours-cpu ours-webgpu tfjs-webgl tfjs-webgpu tfjs-wasm`), `BENCH_WARMUP`,
+//! `BENCH_STEPS`, `BENCH_GPU_STEPS` (timed steps on the slow software WebGPU adapter) and
+//! `BENCH_TFJS_DIR` (where `tfjs.html` and its npm packages are).
 
 #[path = "support.rs"]
 mod support;
 
-use support::{browser, choose_backend, click, dist, serve, set_field, text, wait_for};
+use std::time::Duration;
+
+use fantoccini::Client;
+use fantoccini::wd::TimeoutConfiguration;
+use serde_json::{Value, json};
+use support::{browser, dist, serve};
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn list(name: &str, default: &str) -> Vec<String> {
+    env_or(name, default).split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn number(name: &str, default: usize) -> usize {
+    env_or(name, &default.to_string()).parse().unwrap_or_else(|_| panic!("{name} must be a number"))
+}
+
+/// Starts the page's own training worker, waits for its data, and asks it for one trial.
+const OURS: &str = r#"
+const [model, trial, backend, done] = arguments;
+const worker = new Worker('./trainer_loader.js', { type: 'module' });
+worker.onerror = (e) => done({ Failed: 'the worker failed to start: ' + e.message });
+worker.onmessage = (event) => {
+  const message = JSON.parse(event.data);
+  if (message.Loaded) {
+    worker.postMessage(JSON.stringify({ Bench: { model, trial, backend } }));
+  } else if (message.Speed || message.Failed || message.LoadFailed) {
+    worker.terminate();
+    done(message);
+  }
+};
+"#;
+
+const TFJS: &str = r#"
+const [spec, size, batch, warmup, steps, backend, done] = arguments;
+window.benchTfjs(spec, size, batch, warmup, steps, backend).then(done, (e) => done({ Failed: String(e.message || e) }));
+"#;
+
+async fn open(client: &Client, port: u16, page: &str) {
+    client.goto(&format!("http://127.0.0.1:{port}/{page}")).await.expect("open the page");
+}
 
 #[tokio::main]
 async fn main() {
-    let steps: usize = std::env::var("BENCH_STEPS").ok().and_then(|n| n.parse().ok()).unwrap_or(10);
-    let port = serve(dist());
+    let specs: serde_json::Map<String, Value> = serde_json::from_str(&env_or("BENCH_SPECS", "{}"))
+        .expect("BENCH_SPECS must be a JSON object of name -> spec (dev/bench.sh sets it)");
+    assert!(!specs.is_empty(), "no models to time: run dev/bench.sh, which sets BENCH_SPECS");
+    let sizes: Vec<usize> = list("BENCH_SIZES", "56,84").iter().map(|s| s.parse().expect("a size")).collect();
+    let batches: Vec<usize> = list("BENCH_BATCHES", "32,128").iter().map(|s| s.parse().expect("a batch")).collect();
+    let systems = list("BENCH_SYSTEMS", "ours-cpu,ours-webgpu,tfjs-webgl,tfjs-webgpu,tfjs-wasm");
+    let (warmup, steps, gpu_steps) =
+        (number("BENCH_WARMUP", 3), number("BENCH_STEPS", 10), number("BENCH_GPU_STEPS", 2));
+
+    let ours_port = serve(dist());
+    let tfjs_port = std::env::var_os("BENCH_TFJS_DIR").map(|d| serve(d.into()));
     let (client, _driver) = browser().await;
-    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
-    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
-    set_field(&client, "size", "56").await;
-    set_field(&client, "batch-size", "32").await;
-    set_field(&client, "train-images", &(32 * (steps + 1)).to_string()).await;
-    for backend in ["webgpu", "cpu"] {
-        choose_backend(&client, backend).await;
-        click(&client, "train").await;
-        let marker = format!("step {steps} of");
-        wait_for(&client, "status", 3600, |s| s.contains(&marker)).await;
-        let (speed, label) = (text(&client, "speed").await, text(&client, "backend").await);
-        println!("vgg11-r4, 56 px, batch 32, first {steps} steps, on {label}: {speed}");
-        click(&client, "cancel").await;
-        wait_for(&client, "status", 600, |s| s == "Cancelled.").await;
+    let hour = Duration::from_secs(3600);
+    client.update_timeouts(TimeoutConfiguration::new(Some(hour), Some(hour), None)).await.expect("timeouts");
+    for system in &systems {
+        let (page, port) = match system.strip_prefix("tfjs-") {
+            Some(_) => ("tfjs.html", tfjs_port.expect("BENCH_TFJS_DIR must name the TF.js bench folder")),
+            None => ("", ours_port),
+        };
+        open(&client, port, page).await;
+        // Software WebGPU and WebGL take seconds per step: fewer timed steps, the same warm-up.
+        let timed = if system.ends_with("cpu") || system.ends_with("wasm") { steps } else { gpu_steps };
+        for (name, spec) in &specs {
+            for &size in &sizes {
+                for &batch in &batches {
+                    let reply = match system.as_str() {
+                        "ours-cpu" | "ours-webgpu" => {
+                            let trial =
+                                json!({"image_size": size, "batch_size": batch, "warmup": warmup, "steps": timed});
+                            let backend = if system == "ours-cpu" { "Cpu" } else { "Wgpu" };
+                            client.execute_async(OURS, vec![spec.clone(), trial, backend.into()]).await
+                        }
+                        _ => {
+                            let backend = system.trim_start_matches("tfjs-");
+                            let args = vec![
+                                spec.clone(),
+                                size.into(),
+                                batch.into(),
+                                warmup.into(),
+                                timed.into(),
+                                backend.into(),
+                            ];
+                            client.execute_async(TFJS, args).await
+                        }
+                    };
+                    let reply = reply.unwrap_or_else(|e| json!({"Failed": e.to_string()}));
+                    let mut row = json!({"system": system, "model": name, "size": size, "batch": batch});
+                    if let Some(speed) =
+                        reply.pointer("/Speed/speed/examples_per_sec").or(reply.get("examples_per_sec"))
+                    {
+                        row["examples_per_sec"] = speed.clone();
+                        row["backend"] =
+                            reply.pointer("/Speed/backend").or(reply.get("backend")).cloned().unwrap_or_default();
+                    } else {
+                        let failed = reply.get("Failed").or(reply.get("LoadFailed")).cloned();
+                        row["error"] = failed.unwrap_or_else(|| reply.to_string().into());
+                    }
+                    println!("{row}");
+                }
+            }
+        }
     }
     client.close().await.expect("close the browser");
 }

@@ -58,6 +58,8 @@ impl Form {
     }
 }
 
+/// Whether `navigator.gpu` exists. By reflection: web-sys's WebGPU bindings sit behind the
+/// `web_sys_unstable_apis` cfg, which would change how every wasm crate is built.
 fn has_webgpu() -> bool {
     let navigator = web_sys::window().map(|w| w.navigator());
     navigator.is_some_and(|n| js_sys::Reflect::get(&n, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined()))
@@ -67,7 +69,7 @@ fn has_webgpu() -> bool {
 fn spawn_worker(on_message: impl FnMut(FromWorker) + 'static) -> Result<Worker, String> {
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
-    let worker = Worker::new_with_options("./worker.js", &options)
+    let worker = Worker::new_with_options("./trainer_loader.js", &options)
         .map_err(|e| format!("cannot start the training worker: {e:?}"))?;
     let mut on_message = on_message;
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -149,6 +151,8 @@ pub fn App() -> impl IntoView {
             error.set(Some(message));
             running.set(false);
         }
+        // Only the benchmark asks the worker for speeds.
+        FromWorker::Speed { .. } => {}
     };
     let worker = StoredValue::new_local(spawn_worker(on_message).map_err(|e| error.set(Some(e))).ok());
     let send = move |message: &ToWorker| {

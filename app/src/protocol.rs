@@ -1,12 +1,25 @@
 //! Messages between the page and its training worker, sent as JSON strings through `postMessage`.
 
+use cnn_models::ModelSpec;
+use cnn_train::bench::{Speed, Trial};
 use cnn_train::{BackendKind, Event, TrainSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    Train { spec: TrainSpec, backend: BackendKind, train_images: usize, test_images: usize },
+    Train {
+        spec: TrainSpec,
+        backend: BackendKind,
+        train_images: usize,
+        test_images: usize,
+    },
     Cancel,
+    /// Times training steps on the loaded training images (the benchmark drives this).
+    Bench {
+        model: ModelSpec,
+        trial: Trial,
+        backend: BackendKind,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -17,6 +30,7 @@ pub enum FromWorker {
     Event(Event),
     Finished,
     Failed(String),
+    Speed { backend: String, speed: Speed },
 }
 
 pub fn encode<T: Serialize>(message: &T) -> String {

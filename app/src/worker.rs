@@ -1,10 +1,11 @@
-//! The training worker: the same wasm as the page, started by `worker.js` in a dedicated worker,
-//! so that CPU training never blocks the page (WebGPU is available in workers too).
+//! The training worker (the `trainer` binary), in a dedicated worker, so that CPU training never
+//! blocks the page (WebGPU is available in workers too).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use cnn_data::{Dataset, Split};
+use cnn_train::bench::measure;
 use cnn_train::{Backend, Cancel, train};
 // Not leptos's spawn_local: its executor is set up by mounting a page, and a worker mounts none.
 use wasm_bindgen::JsCast;
@@ -60,6 +61,21 @@ pub fn run() {
                             Err(e) => FromWorker::Failed(e.to_string()),
                         },
                     );
+                });
+            }
+            Some(ToWorker::Bench { model, trial, backend }) => {
+                let Some(data) = state.borrow().data.clone() else {
+                    return post(&scope, &FromWorker::Failed("the data is not loaded yet".into()));
+                };
+                let scope = scope.clone();
+                spawn_local(async move {
+                    let result = async {
+                        let backend = Backend::open(backend).await?;
+                        let speed = measure(&model, trial, &data.0, &backend.device).await?;
+                        Ok::<_, cnn_train::TrainError>(FromWorker::Speed { backend: backend.label, speed })
+                    }
+                    .await;
+                    post(&scope, &result.unwrap_or_else(|e| FromWorker::Failed(e.to_string())));
                 });
             }
             None => post(&scope, &FromWorker::Failed("the worker got a message it does not understand".into())),

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use cnn_data::{Dataset, Split};
 use cnn_models::{InputSpec, ModelSpec, Preset};
+use cnn_train::bench::{Trial, measure};
 use cnn_train::{Backend, BackendKind, Cancel, Event, TrainSpec, train};
 
 #[derive(Parser)]
@@ -26,6 +27,14 @@ enum Command {
     Summary(SummaryArgs),
     /// Print two models' totals side by side, with their ratio.
     Compare(CompareArgs),
+    /// Time training steps after a warm-up: examples/s and achieved GFLOP/s, one row per setting.
+    Bench(BenchArgs),
+    /// Print a model's spec as JSON: a preset to edit and pass back with `--model file.json`.
+    Spec {
+        /// A preset name or a JSON spec file.
+        #[arg(long)]
+        model: String,
+    },
     /// List the model presets with their size, parameters and MACs on Fashion-MNIST.
     Presets,
 }
@@ -73,6 +82,31 @@ enum BackendArg {
 }
 
 #[derive(Parser)]
+struct BenchArgs {
+    /// Presets or JSON spec files, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "vgg11-r4,resnet-small")]
+    model: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "56,84")]
+    size: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "32,128")]
+    batch_size: Vec<usize>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// Untimed steps first (kernel compilation, allocator growth).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// One JSON object per row instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Folder with Debian's Fashion-MNIST `.gz` files.
+    #[arg(long, default_value = "public/data/fashion-mnist")]
+    data: PathBuf,
+}
+
+#[derive(Parser)]
 struct TrainArgs {
     /// A preset name (see `cnn presets`) or a JSON spec file.
     #[arg(long, default_value = "vgg11-r4")]
@@ -110,6 +144,11 @@ fn main() -> ExitCode {
         Command::Summary(args) => summary(args),
         Command::Compare(args) => compare(args),
         Command::Train(args) => pollster::block_on(run(args)),
+        Command::Bench(args) => pollster::block_on(bench(args)),
+        Command::Spec { model } => load_model(&model).and_then(|(spec, _)| {
+            println!("{}", serde_json::to_string(&spec).map_err(|e| e.to_string())?);
+            Ok(())
+        }),
     }
     .map_or_else(
         |message| {
@@ -156,6 +195,47 @@ fn compare(args: CompareArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn backend_kind(arg: BackendArg) -> BackendKind {
+    match arg {
+        BackendArg::Cpu => BackendKind::Cpu,
+        BackendArg::Wgpu => BackendKind::Wgpu,
+    }
+}
+
+async fn bench(args: BenchArgs) -> Result<(), String> {
+    let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    let most = args.batch_size.iter().max().copied().unwrap_or(0) * (args.warmup + args.steps);
+    let data = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(most);
+    if !args.json {
+        println!("backend: {}; {} warm-up and {} timed steps", backend.label, args.warmup, args.steps);
+        println!("{:<16} {:>5} {:>6} {:>11} {:>8}", "model", "size", "batch", "examples/s", "GFLOP/s");
+    }
+    for name in &args.model {
+        let (model, _) = load_model(name)?;
+        for &size in &args.size {
+            let macs = model.analyze(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())?.totals().macs();
+            for &batch_size in &args.batch_size {
+                let trial = Trial { image_size: size, batch_size, warmup: args.warmup, steps: args.steps };
+                let speed = measure(&model, trial, &data, &backend.device).await.map_err(|e| e.to_string())?;
+                // A training step is about three forward passes, and a MAC two floating-point operations.
+                let gflops = 3.0 * 2.0 * macs as f64 * speed.examples_per_sec / 1e9;
+                if args.json {
+                    let system = match args.backend {
+                        BackendArg::Cpu => "ours-native-cpu",
+                        BackendArg::Wgpu => "ours-native-wgpu",
+                    };
+                    let row = serde_json::json!({"system": system, "backend": backend.label, "model": name, "size": size,
+                        "batch": batch_size, "examples_per_sec": speed.examples_per_sec, "macs": macs});
+                    println!("{row}");
+                } else {
+                    println!("{name:<16} {size:>5} {batch_size:>6} {:>11.1} {gflops:>8.1}", speed.examples_per_sec);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn run(args: TrainArgs) -> Result<(), String> {
     let (model, _) = load_model(&args.model)?;
     let spec = TrainSpec {
@@ -167,11 +247,7 @@ async fn run(args: TrainArgs) -> Result<(), String> {
     };
     let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(args.train_images);
     let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
-    let kind = match args.backend {
-        BackendArg::Cpu => BackendKind::Cpu,
-        BackendArg::Wgpu => BackendKind::Wgpu,
-    };
-    let backend = Backend::open(kind).await.map_err(|e| e.to_string())?;
+    let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
     println!("backend: {}", backend.label);
     let mut last_print = 0;
     train(&spec, &train_set, &test_set, &backend.device, &Cancel::default(), |event| match event {

@@ -47,16 +47,43 @@ impl BatchPlan {
         order.chunks(self.batch_size.max(1)).map(<[usize]>::to_vec).collect()
     }
 
+    /// The images at `indices`, resized (unless `data` is at the plan's size already, see
+    /// [`Dataset::resized`]) and normalised.
     pub fn batch(&self, data: &Dataset, indices: &[usize]) -> Batch {
         let size = self.image_size;
+        let normalised: [f32; 256] = std::array::from_fn(|p| (p as f32 / 255.0 - PIXEL_MEAN) / PIXEL_STD);
         let mut images = Vec::with_capacity(indices.len() * size * size);
         for &i in indices {
             let raw = data.images.image(i);
-            let resized = resize(raw, data.images.cols as u32, data.images.rows as u32, size as u32);
-            images.extend(resized.iter().map(|&p| (f32::from(p) / 255.0 - PIXEL_MEAN) / PIXEL_STD));
+            if (data.images.rows, data.images.cols) == (size, size) {
+                images.extend(raw.iter().map(|&p| normalised[usize::from(p)]));
+            } else {
+                let resized = resize(raw, data.images.cols as u32, data.images.rows as u32, size as u32);
+                images.extend(resized.iter().map(|&p| normalised[usize::from(p)]));
+            }
         }
         let labels = indices.iter().map(|&i| i64::from(data.labels[i])).collect();
         Batch { images, labels, size }
+    }
+}
+
+impl Dataset {
+    /// Every image resized once to `size` x `size`, so that batches only copy and normalise:
+    /// resizing each batch again cost a share of every training step. `None` where the copy would
+    /// take more than `budget` bytes (60,000 images at 224 px are 3 GB); batches then resize
+    /// as they go.
+    pub fn resized(&self, size: usize, budget: usize) -> Option<Dataset> {
+        let (rows, cols) = (self.images.rows, self.images.cols);
+        let bytes = self.len().checked_mul(size)?.checked_mul(size)?;
+        if bytes > budget {
+            return None;
+        }
+        let mut pixels = Vec::with_capacity(bytes);
+        for i in 0..self.len() {
+            pixels.extend(resize(self.images.image(i), cols as u32, rows as u32, size as u32));
+        }
+        let images = crate::IdxImages { count: self.len(), rows: size, cols: size, pixels };
+        Some(Dataset { images, labels: self.labels.clone() })
     }
 }
 
@@ -100,5 +127,17 @@ mod tests {
         assert_eq!(up[0], 0);
         assert_eq!(up[3], 255);
         assert!(up[1] > 0 && up[1] < up[2] && up[2] < 255, "{up:?}");
+    }
+
+    #[test]
+    fn batches_from_a_resized_copy_equal_batches_resized_on_the_way() {
+        let pixels: Vec<u8> = (0..3 * 784).map(|i| (i * 7 % 256) as u8).collect();
+        let images = crate::IdxImages { count: 3, rows: 28, cols: 28, pixels };
+        let data = Dataset { images, labels: vec![4, 5, 6] };
+        let plan = BatchPlan { batch_size: 2, image_size: 40, seed: 0 };
+        let resized = data.resized(40, 3 * 40 * 40).expect("fits the budget exactly");
+        assert_eq!((resized.images.rows, resized.images.pixels.len()), (40, 3 * 1600));
+        assert_eq!(plan.batch(&resized, &[2, 0]), plan.batch(&data, &[2, 0]));
+        assert!(data.resized(40, 3 * 40 * 40 - 1).is_none());
     }
 }

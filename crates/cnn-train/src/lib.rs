@@ -3,9 +3,11 @@
 //! - [`backend`]: opening a device and naming it for the user;
 //! - [`trainer`]: one SGD step and one evaluation pass, read back asynchronously (a synchronous
 //!   read panics on WebGPU in the browser);
-//! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation.
+//! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation;
+//! - [`bench`]: the speed of training steps after a warm-up.
 
 pub mod backend;
+pub mod bench;
 pub mod run;
 pub mod trainer;
 

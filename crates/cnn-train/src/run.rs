@@ -9,6 +9,13 @@ use web_time::Instant;
 
 use crate::{TrainError, Trainer, yield_now};
 
+/// The most bytes a run spends on copies of its images resized once (see [`Dataset::resized`]);
+/// a page's worker shares a 4 GB address space with the model.
+#[cfg(target_arch = "wasm32")]
+const RESIZED_BUDGET: usize = 512 << 20;
+#[cfg(not(target_arch = "wasm32"))]
+const RESIZED_BUDGET: usize = 4 << 30;
+
 /// Everything that decides a run, so that a run can be repeated exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
@@ -105,6 +112,10 @@ pub async fn train(
         return Err(TrainError::NoData("test"));
     }
     let plan = BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed };
+    let train_resized = train.resized(spec.image_size, RESIZED_BUDGET);
+    let spent = train_resized.as_ref().map_or(0, |d| d.images.pixels.len());
+    let test_resized = test.resized(spec.image_size, RESIZED_BUDGET - spent);
+    let (train, test) = (train_resized.as_ref().unwrap_or(train), test_resized.as_ref().unwrap_or(test));
     device.seed(spec.seed);
     let mut trainer = Trainer::new(&spec.model, InputSpec::fashion_mnist(spec.image_size), device, spec.learning_rate)?;
     let steps = train.len().div_ceil(spec.batch_size);

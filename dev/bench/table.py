@@ -1,0 +1,61 @@
+"""Prints the benchmark's rows (JSON lines from `cnn bench --json`, torch_bench.py and the browser
+bench) as one Markdown table: examples/s and achieved GFLOP/s per system, and our ratios to the
+peers. GFLOP/s count a training step as three forward passes of our analysis's MACs, two
+floating-point operations each."""
+import json
+import sys
+
+SYSTEMS = [  # (key, column title)
+    ("ours-native-cpu", "ours native CPU"),
+    ("ours-native-wgpu", "ours native wgpu"),
+    ("pytorch", "PyTorch CPU"),
+    ("ours-cpu", "ours browser CPU"),
+    ("ours-webgpu", "ours browser WebGPU"),
+    ("tfjs-webgl", "TF.js webgl"),
+    ("tfjs-webgpu", "TF.js webgpu"),
+    ("tfjs-wasm", "TF.js wasm"),
+]
+
+
+def main(path):
+    rows, macs, backends, errors = {}, {}, {}, {}
+    for line in open(path):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        key = (r["model"], r["size"], r["batch"])
+        if "macs" in r:
+            macs[(r["model"], r["size"])] = r["macs"]
+        if "examples_per_sec" in r:
+            rows.setdefault(key, {})[r["system"]] = r["examples_per_sec"]
+            backends.setdefault(r["system"], r.get("backend", ""))
+        else:
+            errors.setdefault(r["system"], r.get("error", "failed"))
+    present = [(k, t) for k, t in SYSTEMS if any(k in v for v in rows.values())]
+    head = ["model", "px", "batch"] + [t for _, t in present] + ["native ÷ PyTorch", "browser CPU ÷ best TF.js"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for (model, size, batch), got in sorted(rows.items()):
+        m = macs.get((model, size))
+        cells = [model, str(size), str(batch)]
+        for k, _ in present:
+            eps = got.get(k)
+            if eps is None:
+                cells.append("–")
+            elif m:
+                cells.append(f"{eps:.1f} ({6 * m * eps / 1e9:.1f})")
+            else:
+                cells.append(f"{eps:.1f}")
+        ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "–"
+        tfjs = max((got[k] for k in ("tfjs-webgl", "tfjs-webgpu", "tfjs-wasm") if k in got), default=None)
+        cells += [ratio(got.get("ours-native-cpu"), got.get("pytorch")), ratio(got.get("ours-cpu"), tfjs)]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    print("Cells: examples/s (GFLOP/s). Backends: " + "; ".join(f"{k}: {b}" for k, b in backends.items() if b))
+    for k, e in errors.items():
+        print(f"{k} did not run: {e}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
