@@ -7,8 +7,9 @@
 # one after the other in this session, then printed as one table with our ratios to each peer.
 # The peers are installed here, not by CI: PyTorch from PyPI into a virtualenv, TF.js from npm,
 # both under ~/.cache/cnn-playground/bench. Takes most of an hour on two cores (the software WebGPU
-# and WebGL adapters take seconds per step). Narrow it with BENCH_MODELS, BENCH_SIZES,
-# BENCH_BATCHES, BENCH_SYSTEMS (browser systems), BENCH_WARMUP, BENCH_STEPS.
+# and WebGL adapters take seconds per step, so the browser's GPU systems run at 56 px, batch 32
+# only unless BENCH_GPU_SIZES and BENCH_GPU_BATCHES say more). Narrow it with BENCH_MODELS,
+# BENCH_SIZES, BENCH_BATCHES, BENCH_SYSTEMS (browser systems), BENCH_WARMUP, BENCH_STEPS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source dev/env.sh

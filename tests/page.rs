@@ -26,6 +26,7 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
 
     set_field(&client, "size", "56").await;
     set_field(&client, "train-images", "256").await;
+    choose_backend(&client, "webgpu").await;
     click(&client, "train").await;
     let first = wait_for(&client, "loss", 300, |l| l.parse::<f32>().is_ok()).await;
     let backend = text(&client, "backend").await;
@@ -118,12 +119,18 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     assert_eq!(value(&client, "spec").await, tiny);
     assert_eq!(value(&client, "size").await, "28");
 
-    // Train exactly that spec, on the CPU: the worker reports the same parameter count.
-    choose_backend(&client, "cpu").await;
+    // Train exactly that spec with the backend left on Auto: the only WebGPU adapter here is
+    // SwiftShader, so the CPU trains and the page says why; the worker reports the same
+    // parameter count.
     set_field(&client, "train-images", "64").await;
     set_field(&client, "test-images", "64").await;
     click(&client, "train").await;
     wait_for(&client, "status", 120, |s| s == "Done.").await;
+    assert_eq!(text(&client, "backend").await, "CPU (burn flex)");
+    assert_eq!(
+        text(&client, "backend-why").await,
+        "The only GPU here is a software adapter, far slower than the CPU, so the CPU trains."
+    );
     assert_eq!(text(&client, "run-params").await, "27,754");
     assert_eq!(text(&client, "error").await, "");
     client.close().await.expect("close the browser");

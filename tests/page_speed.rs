@@ -7,8 +7,9 @@
 //! Prints one JSON object per measurement. Set by the environment: `BENCH_SPECS` (a JSON object
 //! of model name -> spec, as `cnn spec` prints them), `BENCH_SIZES`, `BENCH_BATCHES`,
 //! `BENCH_SYSTEMS` (of `ours-cpu ours-webgpu tfjs-webgl tfjs-webgpu tfjs-wasm`), `BENCH_WARMUP`,
-//! `BENCH_STEPS`, `BENCH_GPU_STEPS` (timed steps on the slow software WebGPU adapter) and
-//! `BENCH_TFJS_DIR` (where `tfjs.html` and its npm packages are).
+//! `BENCH_STEPS`, `BENCH_TFJS_DIR` (where `tfjs.html` and its npm packages are), and for the GPU
+//! systems `BENCH_GPU_SIZES`, `BENCH_GPU_BATCHES`, `BENCH_GPU_WARMUP` and `BENCH_GPU_STEPS`: on a
+//! software adapter (SwiftShader) a step takes seconds to minutes, so fewer settings and steps.
 
 #[path = "support.rs"]
 mod support;
@@ -65,8 +66,10 @@ async fn main() {
     let sizes: Vec<usize> = list("BENCH_SIZES", "56,84").iter().map(|s| s.parse().expect("a size")).collect();
     let batches: Vec<usize> = list("BENCH_BATCHES", "32,128").iter().map(|s| s.parse().expect("a batch")).collect();
     let systems = list("BENCH_SYSTEMS", "ours-cpu,ours-webgpu,tfjs-webgl,tfjs-webgpu,tfjs-wasm");
-    let (warmup, steps, gpu_steps) =
-        (number("BENCH_WARMUP", 3), number("BENCH_STEPS", 10), number("BENCH_GPU_STEPS", 2));
+    let (warmup, steps) = (number("BENCH_WARMUP", 3), number("BENCH_STEPS", 10));
+    let gpu_sizes: Vec<usize> = list("BENCH_GPU_SIZES", "56").iter().map(|s| s.parse().expect("a size")).collect();
+    let gpu_batches: Vec<usize> = list("BENCH_GPU_BATCHES", "32").iter().map(|s| s.parse().expect("a batch")).collect();
+    let (gpu_warmup, gpu_steps) = (number("BENCH_GPU_WARMUP", 1), number("BENCH_GPU_STEPS", 2));
 
     let ours_port = serve(dist());
     let tfjs_port = std::env::var_os("BENCH_TFJS_DIR").map(|d| serve(d.into()));
@@ -79,11 +82,12 @@ async fn main() {
             None => ("", ours_port),
         };
         open(&client, port, page).await;
-        // Software WebGPU and WebGL take seconds per step: fewer timed steps, the same warm-up.
-        let timed = if system.ends_with("cpu") || system.ends_with("wasm") { steps } else { gpu_steps };
+        let on_cpu = system.ends_with("cpu") || system.ends_with("wasm");
+        let (sizes, batches, warmup, timed) =
+            if on_cpu { (&sizes, &batches, warmup, steps) } else { (&gpu_sizes, &gpu_batches, gpu_warmup, gpu_steps) };
         for (name, spec) in &specs {
-            for &size in &sizes {
-                for &batch in &batches {
+            for &size in sizes {
+                for &batch in batches {
                     let reply = match system.as_str() {
                         "ours-cpu" | "ours-webgpu" => {
                             let trial =

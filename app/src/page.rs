@@ -106,9 +106,10 @@ pub fn App() -> impl IntoView {
     let on_preset = Callback::new(move |size: usize| form.update(|f| f.size = size.to_string()));
     let batch = Signal::derive(move || form.with(|f| f.batch_size.clone()));
     let webgpu = has_webgpu();
-    let backend_choice = RwSignal::new(if webgpu { "webgpu" } else { "cpu" }.to_string());
+    let backend_choice = RwSignal::new("auto".to_string());
     let backend_label =
-        RwSignal::new(if webgpu { "WebGPU (not opened yet)" } else { "CPU (WebGPU is missing here)" }.to_string());
+        RwSignal::new(if webgpu { "not chosen yet" } else { "CPU (WebGPU is missing here)" }.to_string());
+    let backend_why = RwSignal::new(None::<String>);
     let loss = RwSignal::new(None::<f32>);
     let accuracy = RwSignal::new(None::<f32>);
     let speed = RwSignal::new(None::<f64>);
@@ -125,7 +126,10 @@ pub fn App() -> impl IntoView {
             status.set("The data could not be loaded.".into());
             error.set(Some(message));
         }
-        FromWorker::Backend(label) => backend_label.set(label),
+        FromWorker::Backend { label, why } => {
+            backend_label.set(label);
+            backend_why.set(why);
+        }
         FromWorker::Event(event) => match event {
             Event::Started { params, steps_per_epoch, .. } => {
                 run_params.set(Some(params));
@@ -168,7 +172,12 @@ pub fn App() -> impl IntoView {
                 Err(message) => return error.set(Some(message)),
             };
         error.set(None);
-        let backend = if backend_choice.get_untracked() == "webgpu" { BackendKind::Wgpu } else { BackendKind::Cpu };
+        let backend = match backend_choice.get_untracked().as_str() {
+            "webgpu" => BackendKind::Wgpu,
+            "cpu" => BackendKind::Cpu,
+            _ => BackendKind::Auto,
+        };
+        backend_why.set(None);
         running.set(true);
         status.set("Opening the device…".into());
         (loss.set(None), accuracy.set(None), speed.set(None), curve.set(Vec::new()), epochs.set(Vec::new()));
@@ -198,14 +207,16 @@ pub fn App() -> impl IntoView {
             {field("learning-rate", "Learning rate", |f| f.learning_rate.clone(), |f, v| f.learning_rate = v)}
             <label>"Backend"
                 <select id="backend-choice" on:change=move |ev| backend_choice.set(event_target_value(&ev))>
-                    <option value="webgpu" selected=webgpu disabled={!webgpu}>"WebGPU"</option>
-                    <option value="cpu" selected={!webgpu}>"CPU"</option>
+                    <option value="auto" selected=true>"Auto"</option>
+                    <option value="webgpu" disabled={!webgpu}>"WebGPU"</option>
+                    <option value="cpu">"CPU"</option>
                 </select>
             </label>
             <button id="train" type="submit" disabled=move || data_len.get().is_none() || running.get()>"Train"</button>
             <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| send(&ToWorker::Cancel)>"Cancel"</button>
         </form>
         <p id="status">{move || status.get()}</p>
+        {move || backend_why.get().map(|w| view! { <p id="backend-why" class="note">{w}</p> })}
         {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}
         <div class="stats">
             <div><span class="k">"Backend"</span><span class="v" id="backend">{move || backend_label.get()}</span></div>

@@ -24,13 +24,23 @@ pub enum ToWorker {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromWorker {
-    Loaded { train_images: usize, test_images: usize },
+    Loaded {
+        train_images: usize,
+        test_images: usize,
+    },
     LoadFailed(String),
-    Backend(String),
+    /// The device that trains, and for an automatic choice, why.
+    Backend {
+        label: String,
+        why: Option<String>,
+    },
     Event(Event),
     Finished,
     Failed(String),
-    Speed { backend: String, speed: Speed },
+    Speed {
+        backend: String,
+        speed: Speed,
+    },
 }
 
 pub fn encode<T: Serialize>(message: &T) -> String {

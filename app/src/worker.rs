@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use cnn_data::{Dataset, Split};
-use cnn_train::bench::measure;
-use cnn_train::{Backend, Cancel, train};
+use cnn_train::bench::{choose, measure};
+use cnn_train::{Backend, BackendKind, Cancel, train};
 // Not leptos's spawn_local: its executor is set up by mounting a page, and a worker mounts none.
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -44,10 +44,17 @@ pub fn run() {
                 let scope = scope.clone();
                 spawn_local(async move {
                     let result = async {
-                        let backend = Backend::open(backend).await?;
-                        post(&scope, &FromWorker::Backend(backend.label.clone()));
                         let (train_set, test_set) = &*data;
                         let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
+                        let (backend, why) = match backend {
+                            BackendKind::Auto => {
+                                let (backend, why) =
+                                    choose(&spec.model, spec.image_size, spec.batch_size, &train_set).await?;
+                                (backend, Some(why))
+                            }
+                            kind => (Backend::open(kind).await?, None),
+                        };
+                        post(&scope, &FromWorker::Backend { label: backend.label.clone(), why });
                         train(&spec, &train_set, &test_set, &backend.device, &cancel, |e| {
                             post(&scope, &FromWorker::Event(e))
                         })

@@ -48,6 +48,7 @@ function resnet(spec, size) {
 
 // Examples per second of `steps` training steps after `warmup`, or throws with the reason.
 window.benchTfjs = async function (spec, size, batch, warmup, steps, backend) {
+  tf.wasm.setWasmPaths('node_modules/@tensorflow/tfjs-backend-wasm/dist/');
   if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} is not available here`);
   await tf.ready();
   const build = { vgg, resnet }[spec.kind];

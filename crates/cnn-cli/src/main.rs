@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use cnn_data::{Dataset, Split};
 use cnn_models::{InputSpec, ModelSpec, Preset};
-use cnn_train::bench::{Trial, measure};
+use cnn_train::bench::{Trial, choose, measure};
 use cnn_train::{Backend, BackendKind, Cancel, Event, TrainSpec, train};
 
 #[derive(Parser)]
@@ -75,10 +75,12 @@ struct CompareArgs {
     with: String,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum BackendArg {
     Cpu,
     Wgpu,
+    /// The GPU where it is a hardware one and trains faster in a short trial, else the CPU.
+    Auto,
 }
 
 #[derive(Parser)]
@@ -199,10 +201,14 @@ fn backend_kind(arg: BackendArg) -> BackendKind {
     match arg {
         BackendArg::Cpu => BackendKind::Cpu,
         BackendArg::Wgpu => BackendKind::Wgpu,
+        BackendArg::Auto => BackendKind::Auto,
     }
 }
 
 async fn bench(args: BenchArgs) -> Result<(), String> {
+    if args.backend == BackendArg::Auto {
+        return Err("cnn bench times one backend: choose --backend cpu or --backend wgpu".into());
+    }
     let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
     let most = args.batch_size.iter().max().copied().unwrap_or(0) * (args.warmup + args.steps);
     let data = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(most);
@@ -220,10 +226,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 // A training step is about three forward passes, and a MAC two floating-point operations.
                 let gflops = 3.0 * 2.0 * macs as f64 * speed.examples_per_sec / 1e9;
                 if args.json {
-                    let system = match args.backend {
-                        BackendArg::Cpu => "ours-native-cpu",
-                        BackendArg::Wgpu => "ours-native-wgpu",
-                    };
+                    let system = if args.backend == BackendArg::Wgpu { "ours-native-wgpu" } else { "ours-native-cpu" };
                     let row = serde_json::json!({"system": system, "backend": backend.label, "model": name, "size": size,
                         "batch": batch_size, "examples_per_sec": speed.examples_per_sec, "macs": macs});
                     println!("{row}");
@@ -247,7 +250,15 @@ async fn run(args: TrainArgs) -> Result<(), String> {
     };
     let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(args.train_images);
     let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
-    let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    let backend = match args.backend {
+        BackendArg::Auto => {
+            let (backend, why) =
+                choose(&spec.model, spec.image_size, spec.batch_size, &train_set).await.map_err(|e| e.to_string())?;
+            println!("{why}");
+            backend
+        }
+        kind => Backend::open(backend_kind(kind)).await.map_err(|e| e.to_string())?,
+    };
     println!("backend: {}", backend.label);
     let mut last_print = 0;
     train(&spec, &train_set, &test_set, &backend.device, &Cancel::default(), |event| match event {

@@ -11,6 +11,9 @@ pub enum BackendKind {
     Cpu,
     /// burn's wgpu backend: WebGPU in the browser, Vulkan/Metal/DX12 natively.
     Wgpu,
+    /// The GPU where it is a hardware one and wins a short trial, else the CPU
+    /// ([`crate::bench::choose`]).
+    Auto,
 }
 
 /// An opened device with autodiff, and the sentence that tells the user what runs.
@@ -18,12 +21,19 @@ pub enum BackendKind {
 pub struct Backend {
     pub device: Device,
     pub label: String,
+    /// A wgpu adapter that runs on the CPU (SwiftShader, llvmpipe): far slower than burn's own
+    /// CPU backend.
+    pub software: bool,
 }
 
 impl Backend {
+    /// Opens the CPU or the GPU; `Auto` is resolved by [`crate::bench::choose`], which needs the
+    /// model and data for its trial, and opens the CPU here.
     pub async fn open(kind: BackendKind) -> Result<Self, TrainError> {
         match kind {
-            BackendKind::Cpu => Ok(Self { device: Device::flex().autodiff(), label: "CPU (burn flex)".into() }),
+            BackendKind::Cpu | BackendKind::Auto => {
+                Ok(Self { device: Device::flex().autodiff(), label: "CPU (burn flex)".into(), software: false })
+            }
             BackendKind::Wgpu => {
                 // wgpu's runtime can be initialised once per process, and a page trains many times.
                 static OPENED: Mutex<Option<Backend>> = Mutex::new(None);
@@ -43,10 +53,11 @@ impl Backend {
                 if !info.name.is_empty() {
                     label = format!("{label}: {}", info.name);
                 }
-                if info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu {
+                let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+                if software {
                     label.push_str(" (software adapter)");
                 }
-                let backend = Self { device: device.autodiff(), label };
+                let backend = Self { device: device.autodiff(), label, software };
                 if let Ok(mut slot) = OPENED.lock() {
                     *slot = Some(backend.clone());
                 }

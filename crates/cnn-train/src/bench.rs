@@ -7,7 +7,7 @@ use cnn_models::{InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::{TrainError, Trainer};
+use crate::{Backend, BackendKind, TrainError, Trainer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Speed {
@@ -65,4 +65,41 @@ pub async fn measure(
     let seconds = started.elapsed().as_secs_f64();
     let examples = (trial.steps * trial.batch_size) as f64;
     Ok(Speed { examples_per_sec: examples / seconds, steps: trial.steps, seconds })
+}
+
+/// The device for [`BackendKind::Auto`], and a sentence saying why it was chosen: the CPU where
+/// there is no GPU or only a software one (tens of times slower than burn's CPU backend), else
+/// whichever trains `model` faster in a short trial on `data`.
+pub async fn choose(
+    model: &ModelSpec,
+    image_size: usize,
+    batch_size: usize,
+    data: &Dataset,
+) -> Result<(Backend, String), TrainError> {
+    let cpu = Backend::open(BackendKind::Cpu).await?;
+    let gpu = match Backend::open(BackendKind::Wgpu).await {
+        Ok(gpu) if !gpu.software => gpu,
+        Ok(_) => {
+            return Ok((
+                cpu,
+                "The only GPU here is a software adapter, far slower than the CPU, so the CPU trains.".into(),
+            ));
+        }
+        Err(TrainError::NoGpu(detail)) => {
+            return Ok((cpu, format!("There is no GPU to use here ({detail}), so the CPU trains.")));
+        }
+        Err(e) => return Err(e),
+    };
+    // The GPU's warm-up step compiles its kernels. The CPU needs none, and a few examples tell its
+    // speed, so a large model does not keep the learner waiting on a slow CPU step.
+    let gpu_trial = Trial { image_size, batch_size, warmup: 1, steps: 2 };
+    let cpu_trial = Trial { image_size, batch_size: batch_size.min(8), warmup: 0, steps: 1 };
+    let on_gpu = measure(model, gpu_trial, data, &gpu.device).await?.examples_per_sec;
+    let on_cpu = measure(model, cpu_trial, data, &cpu.device).await?.examples_per_sec;
+    let trial = format!("in a short trial the GPU trained {on_gpu:.0} examples/s and the CPU {on_cpu:.0}");
+    Ok(if on_gpu >= on_cpu {
+        (gpu, format!("The GPU trains: {trial}."))
+    } else {
+        (cpu, format!("The CPU trains: {trial}."))
+    })
 }
