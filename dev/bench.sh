@@ -26,12 +26,13 @@ log() { printf '\n== %s (%s)\n' "$*" "$(date +%T)" >&2; }
 
 # Everything is built and installed first: a compile next to a timed run cuts its speed 3-4x.
 log "building the CLI and the site"
-cargo build --release -p cnn-cli
+# The tests' profile (release code without LTO): its build is already there after dev/test.sh.
+cargo build --profile fast -p cnn-cli
 trunk build --release --offline
-cnn="$CARGO_TARGET_DIR/release/cnn"
+cnn="$CARGO_TARGET_DIR/fast/cnn"
 log "PyTorch (PyPI) and TensorFlow.js (npm)"
 [ -x "$cache/venv/bin/python" ] || python3 -m venv "$cache/venv"
-"$cache/venv/bin/python" -c 'import torch' 2>/dev/null || "$cache/venv/bin/pip" install -q torch
+"$cache/venv/bin/python" -c 'import torch, numpy' 2>/dev/null || "$cache/venv/bin/pip" install -q torch numpy
 mkdir -p "$cache/tfjs"
 cp dev/bench/tfjs.html dev/bench/tfjs_bench.js "$cache/tfjs/"
 [ -d "$cache/tfjs/node_modules/@tensorflow/tfjs-backend-wasm" ] || (cd "$cache/tfjs" && npm install --silent --no-save \
@@ -40,9 +41,12 @@ cargo bench --profile fast -p e2e --bench page_speed --no-run
 
 log "ours natively"
 for backend in cpu wgpu; do
-  "$cnn" bench --json --backend "$backend" --model "$models" --size "$sizes" --batch-size "$batches" \
-    --warmup "$BENCH_WARMUP" --steps "$BENCH_STEPS" >>"$rows" ||
-    echo "{\"system\": \"ours-native-$backend\", \"error\": \"cnn bench --backend $backend failed (see above)\"}" >>"$rows"
+  # A backend that cannot run (no GPU, or only a software one) becomes an error row with its sentence.
+  if ! error=$("$cnn" bench --json --backend "$backend" --model "$models" --size "$sizes" --batch-size "$batches" \
+    --warmup "$BENCH_WARMUP" --steps "$BENCH_STEPS" 2>&1 >>"$rows"); then
+    python3 -c 'import json, sys; print(json.dumps({"system": sys.argv[1], "error": sys.argv[2]}))' \
+      "ours-native-$backend" "${error#error: }" >>"$rows"
+  fi
 done
 log "PyTorch"
 for model in ${models//,/ }; do

@@ -11,7 +11,9 @@
 //! systems `BENCH_GPU_SIZES`, `BENCH_GPU_BATCHES`, `BENCH_GPU_WARMUP` and `BENCH_GPU_STEPS`: on a
 //! software adapter (SwiftShader) a step takes seconds to minutes, so fewer settings and steps.
 
+// Shared with the end-to-end test, which uses the helpers this benchmark does not.
 #[path = "support.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;

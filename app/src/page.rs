@@ -108,7 +108,7 @@ pub fn App() -> impl IntoView {
     let webgpu = has_webgpu();
     let backend_choice = RwSignal::new("auto".to_string());
     let backend_label =
-        RwSignal::new(if webgpu { "not chosen yet" } else { "CPU (WebGPU is missing here)" }.to_string());
+        RwSignal::new(if webgpu { "Auto: chosen when you train" } else { "CPU (WebGPU is missing here)" }.to_string());
     let backend_why = RwSignal::new(None::<String>);
     let loss = RwSignal::new(None::<f32>);
     let accuracy = RwSignal::new(None::<f32>);

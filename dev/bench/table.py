@@ -24,11 +24,10 @@ def main(path):
         if not line.startswith("{"):
             continue
         r = json.loads(line)
-        key = (r["model"], r["size"], r["batch"])
         if "macs" in r:
             macs[(r["model"], r["size"])] = r["macs"]
         if "examples_per_sec" in r:
-            rows.setdefault(key, {})[r["system"]] = r["examples_per_sec"]
+            rows.setdefault((r["model"], r["size"], r["batch"]), {})[r["system"]] = r["examples_per_sec"]
             backends.setdefault(r["system"], r.get("backend", ""))
         else:
             errors.setdefault(r["system"], r.get("error", "failed"))

@@ -210,6 +210,12 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         return Err("cnn bench times one backend: choose --backend cpu or --backend wgpu".into());
     }
     let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    if backend.software {
+        return Err(format!(
+            "the only wgpu adapter here is a software one ({}): its speed says nothing of a GPU's",
+            backend.label
+        ));
+    }
     let most = args.batch_size.iter().max().copied().unwrap_or(0) * (args.warmup + args.steps);
     let data = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(most);
     if !args.json {
