@@ -33,59 +33,59 @@ pub fn run() {
 
     let on_message = {
         let (scope, state) = (scope.clone(), state.clone());
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match decode::<ToWorker>(&event.data()) {
-            Some(ToWorker::Cancel) => state.borrow().cancel.cancel(),
-            Some(ToWorker::Train { spec, backend, train_images, test_images }) => {
-                let Some(data) = state.borrow().data.clone() else {
-                    return post(&scope, &FromWorker::Failed("the data is not loaded yet".into()));
-                };
-                let cancel = Cancel::default();
-                state.borrow_mut().cancel = cancel.clone();
-                let scope = scope.clone();
-                spawn_local(async move {
-                    let result = async {
-                        let (train_set, test_set) = &*data;
-                        let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
-                        let (backend, why) = match backend {
-                            BackendKind::Auto => {
-                                let (backend, why) =
-                                    choose(&spec.model, spec.image_size, spec.batch_size, &train_set).await?;
-                                (backend, Some(why))
-                            }
-                            kind => (Backend::open(kind).await?, None),
-                        };
-                        post(&scope, &FromWorker::Backend { label: backend.label.clone(), why });
-                        train(&spec, &train_set, &test_set, &backend.device, &cancel, |e| {
-                            post(&scope, &FromWorker::Event(e))
-                        })
-                        .await
-                    }
-                    .await;
-                    post(
-                        &scope,
-                        &match result {
-                            Ok(_) => FromWorker::Finished,
-                            Err(e) => FromWorker::Failed(e.to_string()),
-                        },
-                    );
-                });
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = state.borrow().data.clone();
+            match (decode::<ToWorker>(&event.data()), data) {
+                (Some(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
+                (Some(ToWorker::Train { spec, backend, train_images, test_images }), Some(data)) => {
+                    let cancel = Cancel::default();
+                    state.borrow_mut().cancel = cancel.clone();
+                    let scope = scope.clone();
+                    spawn_local(async move {
+                        let result = async {
+                            let (train_set, test_set) = &*data;
+                            let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
+                            let (backend, why) = match backend {
+                                BackendKind::Auto => {
+                                    let (backend, why) =
+                                        choose(&spec.model, spec.image_size, spec.batch_size, &train_set).await?;
+                                    (backend, Some(why))
+                                }
+                                kind => (Backend::open(kind).await?, None),
+                            };
+                            post(&scope, &FromWorker::Backend { label: backend.label.clone(), why });
+                            train(&spec, &train_set, &test_set, &backend.device, &cancel, |e| {
+                                post(&scope, &FromWorker::Event(e))
+                            })
+                            .await
+                        }
+                        .await;
+                        post(
+                            &scope,
+                            &match result {
+                                Ok(_) => FromWorker::Finished,
+                                Err(e) => FromWorker::Failed(e.to_string()),
+                            },
+                        );
+                    });
+                }
+                (Some(ToWorker::Bench { model, trial, backend }), Some(data)) => {
+                    let scope = scope.clone();
+                    spawn_local(async move {
+                        let result = async {
+                            let backend = Backend::open(backend).await?;
+                            let speed = measure(&model, trial, &data.0, &backend.device).await?;
+                            Ok::<_, cnn_train::TrainError>(FromWorker::Speed { backend: backend.label, speed })
+                        }
+                        .await;
+                        post(&scope, &result.unwrap_or_else(|e| FromWorker::Failed(e.to_string())));
+                    });
+                }
+                (Some(_), None) => post(&scope, &FromWorker::Failed("the data is not loaded yet".into())),
+                (None, _) => {
+                    post(&scope, &FromWorker::Failed("the worker got a message it does not understand".into()))
+                }
             }
-            Some(ToWorker::Bench { model, trial, backend }) => {
-                let Some(data) = state.borrow().data.clone() else {
-                    return post(&scope, &FromWorker::Failed("the data is not loaded yet".into()));
-                };
-                let scope = scope.clone();
-                spawn_local(async move {
-                    let result = async {
-                        let backend = Backend::open(backend).await?;
-                        let speed = measure(&model, trial, &data.0, &backend.device).await?;
-                        Ok::<_, cnn_train::TrainError>(FromWorker::Speed { backend: backend.label, speed })
-                    }
-                    .await;
-                    post(&scope, &result.unwrap_or_else(|e| FromWorker::Failed(e.to_string())));
-                });
-            }
-            None => post(&scope, &FromWorker::Failed("the worker got a message it does not understand".into())),
         })
     };
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
