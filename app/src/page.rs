@@ -137,7 +137,9 @@ pub fn App() -> impl IntoView {
             }
             Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec } => {
                 status.set(format!("Epoch {epoch}: step {step} of {steps}"));
-                (loss.set(Some(l)), accuracy.set(Some(a)), speed.set(Some(examples_per_sec)));
+                loss.set(Some(l));
+                accuracy.set(Some(a));
+                speed.set(Some(examples_per_sec));
                 curve.update(|c| c.push(l));
             }
             Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
@@ -180,7 +182,11 @@ pub fn App() -> impl IntoView {
         backend_why.set(None);
         running.set(true);
         status.set("Opening the device…".into());
-        (loss.set(None), accuracy.set(None), speed.set(None), curve.set(Vec::new()), epochs.set(Vec::new()));
+        loss.set(None);
+        accuracy.set(None);
+        speed.set(None);
+        curve.set(Vec::new());
+        epochs.set(Vec::new());
         run_params.set(None);
         send(&ToWorker::Train { spec, backend, train_images, test_images });
     };
