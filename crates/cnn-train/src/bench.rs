@@ -12,9 +12,6 @@ use crate::{Backend, BackendKind, TrainError, Trainer};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Speed {
     pub examples_per_sec: f64,
-    /// Timed steps (after the warm-up).
-    pub steps: usize,
-    pub seconds: f64,
 }
 
 /// What a trial runs: `warmup` untimed steps (kernel compilation, allocator growth, autotuning),
@@ -64,7 +61,7 @@ pub async fn measure(
     }
     let seconds = started.elapsed().as_secs_f64();
     let examples = (trial.steps * trial.batch_size) as f64;
-    Ok(Speed { examples_per_sec: examples / seconds, steps: trial.steps, seconds })
+    Ok(Speed { examples_per_sec: examples / seconds })
 }
 
 /// The device for [`BackendKind::Auto`], and a sentence saying why it was chosen: the CPU where
