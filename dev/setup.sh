@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building, serving and testing need, skipping whatever is already there at the
-# right version: the wasm target, Chromium + chromedriver, wasm-bindgen-cli, trunk, and the data.
+# right version: the wasm target (and nightly's, with its std sources), Chromium + chromedriver, wasm-bindgen-cli, trunk, and the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
@@ -8,6 +8,9 @@ TRUNK_VERSION=0.22.1
 log() { printf '\n== %s\n' "$*"; }
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
+# The threaded CPU worker (dev/build-threads.sh) rebuilds std with atomics: nightly's std sources.
+rustup +nightly component list --installed | grep -qx 'rust-src' || { log "nightly rust-src"; rustup component add rust-src --toolchain nightly; }
+rustup +nightly target list --installed | grep -qx wasm32-unknown-unknown || { log "nightly wasm32 target"; rustup target add wasm32-unknown-unknown --toolchain nightly; }
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   log "Chromium and chromedriver (Debian packages)"

@@ -5,6 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use fantoccini::Locator;
 use support::{browser, choose, choose_backend, click, dist, serve, set_field, text, value, wait_for};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,7 +82,7 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     wait_for(&client, "total-params", 10, |t| t == "128,806,154").await;
     assert_eq!(text(&client, "split-params").await, "9,219,328 / 119,586,826");
     assert_eq!(text(&client, "total-macs").await, "7,547,232,256");
-    let rows = client.find_all(fantoccini::Locator::Css("#layers tbody tr")).await.expect("rows").len();
+    let rows = client.find_all(Locator::Css("#layers tbody tr")).await.expect("rows").len();
     assert_eq!(rows, 9, "5 VGG blocks, flatten, 2 fc blocks, output");
     click(&client, "every-layer").await;
     let layers = wait_for(&client, "layers", 10, |t| t.contains("conv 3x3 pad 1, 512 channels")).await;
@@ -120,17 +121,34 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     assert_eq!(value(&client, "size").await, "28");
 
     // Train exactly that spec with the backend left on Auto: the only WebGPU adapter here is
-    // SwiftShader, so the CPU trains and the page says why; the worker reports the same
-    // parameter count.
-    set_field(&client, "train-images", "64").await;
-    set_field(&client, "test-images", "64").await;
+    // SwiftShader, so the CPU trains and the page says why. The server sends the isolation
+    // headers, so the threaded worker trains, with one thread per logical core once it is ready;
+    // the worker reports the same parameter count, and 40 steps lower the test loss from ln 10.
+    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
+    let cores = cores.as_u64().expect("a core count").to_string();
+    wait_for(&client, "cpu-threads", 120, |t| t == cores).await;
+    assert_eq!(text(&client, "threads-note").await, "", "the page is isolated, so no sentence about one thread");
+    for (field, value) in [
+        ("train-images", "320"),
+        ("test-images", "160"),
+        ("batch-size", "16"),
+        ("learning-rate", "0.05"),
+        ("epochs", "2"),
+    ] {
+        set_field(&client, field, value).await;
+    }
     click(&client, "train").await;
-    wait_for(&client, "status", 120, |s| s == "Done.").await;
-    assert_eq!(text(&client, "backend").await, "CPU (burn flex)");
+    wait_for(&client, "status", 180, |s| s == "Done.").await;
+    let label =
+        if cores == "1" { "CPU (burn flex)".to_string() } else { format!("CPU (burn flex) on {cores} threads") };
+    assert_eq!(text(&client, "backend").await, label);
     assert_eq!(
         text(&client, "backend-why").await,
         "The only GPU here is a software adapter, far slower than the CPU, so the CPU trains."
     );
+    let last = client.find(Locator::Css("#epochs tbody tr:last-child td:nth-child(4)")).await.expect("epoch 2's row");
+    let test_loss: f32 = last.text().await.expect("its test loss").parse().expect("a number");
+    assert!(test_loss < 0.9 * 10f32.ln(), "after 2 epochs of 20 steps the test loss is {test_loss}");
     assert_eq!(text(&client, "run-params").await, "27,754");
     assert_eq!(text(&client, "error").await, "");
     client.close().await.expect("close the browser");

@@ -1,12 +1,13 @@
 //! The browser side of the benchmark (`bash dev/bench.sh` runs it with the native peers and prints
 //! the table): training steps timed after a warm-up, in headless Chromium, for
-//! - ours: the built page's training worker (`dist/`), asked for a timed trial on WebGPU and on the
-//!   CPU, exactly as it trains;
+//! - ours: the built page's training workers (`dist/`), asked for a timed trial on WebGPU and on the
+//!   CPU with one thread (`trainer`), and on the CPU with every core (`trainer-threads`), exactly
+//!   as they train;
 //! - TensorFlow.js: the same networks in `dev/bench/tfjs.html`, on each backend that can train them.
 //!
 //! Prints one JSON object per measurement. Set by the environment: `BENCH_SPECS` (a JSON object
 //! of model name -> spec, as `cnn spec` prints them), `BENCH_SIZES`, `BENCH_BATCHES`,
-//! `BENCH_SYSTEMS` (of `ours-cpu ours-webgpu tfjs-webgl tfjs-webgpu tfjs-wasm`), `BENCH_WARMUP`,
+//! `BENCH_SYSTEMS` (of `ours-cpu ours-cpu-threads ours-webgpu tfjs-webgl tfjs-webgpu tfjs-wasm`), `BENCH_WARMUP`,
 //! `BENCH_STEPS`, `BENCH_TFJS_DIR` (where `tfjs.html` and its npm packages are), and for the GPU
 //! systems `BENCH_GPU_SIZES`, `BENCH_GPU_BATCHES`, `BENCH_GPU_WARMUP` and `BENCH_GPU_STEPS`: on a
 //! software adapter (SwiftShader) a step takes seconds to minutes, so fewer settings and steps.
@@ -35,10 +36,10 @@ fn number(name: &str, default: usize) -> usize {
     env_or(name, &default.to_string()).parse().unwrap_or_else(|_| panic!("{name} must be a number"))
 }
 
-/// Starts the page's own training worker, waits for its data, and asks it for one trial.
+/// Starts one of the page's own training workers, waits for its data, and asks it for one trial.
 const OURS: &str = r#"
-const [model, trial, backend, done] = arguments;
-const worker = new Worker('./trainer_loader.js', { type: 'module' });
+const [model, trial, backend, script, done] = arguments;
+const worker = new Worker(script, { type: 'module' });
 worker.onerror = (e) => done({ Failed: 'the worker failed to start: ' + e.message });
 worker.onmessage = (event) => {
   const message = JSON.parse(event.data);
@@ -67,7 +68,7 @@ async fn main() {
     assert!(!specs.is_empty(), "no models to time: run dev/bench.sh, which sets BENCH_SPECS");
     let sizes: Vec<usize> = list("BENCH_SIZES", "56,84").iter().map(|s| s.parse().expect("a size")).collect();
     let batches: Vec<usize> = list("BENCH_BATCHES", "32,128").iter().map(|s| s.parse().expect("a batch")).collect();
-    let systems = list("BENCH_SYSTEMS", "ours-cpu,ours-webgpu,tfjs-webgl,tfjs-webgpu,tfjs-wasm");
+    let systems = list("BENCH_SYSTEMS", "ours-cpu,ours-cpu-threads,ours-webgpu,tfjs-webgl,tfjs-webgpu,tfjs-wasm");
     let (warmup, steps) = (number("BENCH_WARMUP", 3), number("BENCH_STEPS", 10));
     let gpu_sizes: Vec<usize> = list("BENCH_GPU_SIZES", "56").iter().map(|s| s.parse().expect("a size")).collect();
     let gpu_batches: Vec<usize> = list("BENCH_GPU_BATCHES", "32").iter().map(|s| s.parse().expect("a batch")).collect();
@@ -84,18 +85,22 @@ async fn main() {
             None => ("", ours_port),
         };
         open(&client, port, page).await;
-        let on_cpu = system.ends_with("cpu") || system.ends_with("wasm");
+        let on_cpu = system.starts_with("ours-cpu") || system.ends_with("wasm");
         let (sizes, batches, warmup, timed) =
             if on_cpu { (&sizes, &batches, warmup, steps) } else { (&gpu_sizes, &gpu_batches, gpu_warmup, gpu_steps) };
         for (name, spec) in &specs {
             for &size in sizes {
                 for &batch in batches {
                     let reply = match system.as_str() {
-                        "ours-cpu" | "ours-webgpu" => {
+                        "ours-cpu" | "ours-cpu-threads" | "ours-webgpu" => {
                             let trial =
                                 json!({"image_size": size, "batch_size": batch, "warmup": warmup, "steps": timed});
-                            let backend = if system == "ours-cpu" { "Cpu" } else { "Wgpu" };
-                            client.execute_async(OURS, vec![spec.clone(), trial, backend.into()]).await
+                            let (backend, script) = match system.as_str() {
+                                "ours-webgpu" => ("Wgpu", "./trainer_loader.js"),
+                                "ours-cpu" => ("Cpu", "./trainer_loader.js"),
+                                _ => ("Cpu", "./trainer_threads_loader.js"),
+                            };
+                            client.execute_async(OURS, vec![spec.clone(), trial, backend.into(), script.into()]).await
                         }
                         _ => {
                             let backend = system.trim_start_matches("tfjs-");

@@ -10,7 +10,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 // chromedriver is on localhost: plain HTTP, no TLS stack to build.
 use hyper_util::client::legacy::connect::HttpConnector;
 
-/// Serves `dist/` on a free port from a background thread.
+/// Serves `dist/` on a free port from a background thread, cross-origin isolated as `trunk serve`
+/// and `public/_headers` make it: the threaded CPU worker needs shared memory.
 pub fn serve(dir: PathBuf) -> u16 {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
     let port = server.server_addr().to_ip().expect("an IP address").port();
@@ -28,8 +29,12 @@ pub fn serve(dir: PathBuf) -> u16 {
                         Some("css") => "text/css",
                         _ => "application/octet-stream",
                     };
-                    let header = tiny_http::Header::from_bytes("Content-Type", kind).expect("a valid header");
-                    tiny_http::Response::from_data(bytes).with_header(header)
+                    let header =
+                        |name: &str, value: &str| tiny_http::Header::from_bytes(name, value).expect("a valid header");
+                    tiny_http::Response::from_data(bytes)
+                        .with_header(header("Content-Type", kind))
+                        .with_header(header("Cross-Origin-Opener-Policy", "same-origin"))
+                        .with_header(header("Cross-Origin-Embedder-Policy", "require-corp"))
                 }
                 _ => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
             };

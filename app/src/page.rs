@@ -1,13 +1,13 @@
 use cnn_models::compare::thousands;
 use cnn_models::{Analysis, ModelSpec, Preset};
 use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
+use cnn_worker::protocol::{FromWorker, ToWorker, decode, encode};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
-use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType};
+use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::model_view::{ModelView, analyze};
-use crate::protocol::{FromWorker, ToWorker, decode, encode};
 use crate::{spec_text, storage};
 
 /// Where the edited spec and the image size are kept across reloads.
@@ -65,22 +65,71 @@ fn has_webgpu() -> bool {
     navigator.is_some_and(|n| js_sys::Reflect::get(&n, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined()))
 }
 
-/// The training worker, reached through JSON messages (`protocol`).
-fn spawn_worker(on_message: impl FnMut(FromWorker) + 'static) -> Result<Worker, String> {
+/// Whether the page may share memory with workers, which threads in wasm need. Read from the
+/// global scope: web-sys has no binding for `crossOriginIsolated`.
+fn cross_origin_isolated() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into()).is_ok_and(|v| v.is_truthy())
+}
+
+/// Whether the threaded CPU worker can help here (it takes one thread per logical core), or why
+/// the CPU trains on one thread.
+fn threads_possible() -> Result<(), String> {
+    let cores = web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency()) as usize;
+    if !cross_origin_isolated() {
+        return Err("This page is not cross-origin isolated (its server does not send the COOP and COEP \
+                    headers), so the CPU trains on one thread."
+            .into());
+    }
+    if cores < 2 { Err("This device reports one CPU core, so the CPU trains on one thread.".into()) } else { Ok(()) }
+}
+
+/// A training worker, reached through JSON messages (`cnn_worker::protocol`); `on_error` gets a
+/// sentence when its script fails (for the threaded one: no shared memory, no pool).
+fn spawn_worker(
+    script: &'static str,
+    mut on_message: impl FnMut(FromWorker) + 'static,
+    mut on_error: impl FnMut(String) + 'static,
+) -> Result<Worker, String> {
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
-    let worker = Worker::new_with_options("./trainer_loader.js", &options)
-        .map_err(|e| format!("cannot start the training worker: {e:?}"))?;
-    let mut on_message = on_message;
+    let worker =
+        Worker::new_with_options(script, &options).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         if let Some(message) = decode::<FromWorker>(&event.data()) {
             on_message(message);
         }
     });
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-    // The handler lives as long as the page does.
+    let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        // A script that fails to load raises a plain Event, an exception in it an ErrorEvent.
+        let message = event.dyn_ref::<ErrorEvent>().map(ErrorEvent::message);
+        on_error(message.unwrap_or_else(|| format!("{script} did not load")));
+    });
+    worker.set_onerror(Some(failed.as_ref().unchecked_ref()));
+    // The handlers live as long as the page does.
     handler.forget();
+    failed.forget();
     Ok(worker)
+}
+
+/// The page's workers: `main` (WebGPU, the CPU on one thread, the Auto trial) and, where the page
+/// is cross-origin isolated, `threads` (the CPU on every core), which trains every CPU run once
+/// it has loaded the data.
+#[derive(Default)]
+struct Workers {
+    main: Option<Worker>,
+    threads: Option<Worker>,
+    threads_ready: bool,
+}
+
+impl Workers {
+    fn send(&self, to_threads: bool, message: &ToWorker) {
+        let worker = if to_threads && self.threads_ready { &self.threads } else { &self.main };
+        // Posting a string to a live worker does not fail; a worker that failed to start was reported.
+        if let Some(worker) = worker {
+            let _ = worker.post_message(&encode(message).into());
+        }
+    }
 }
 
 #[component]
@@ -117,8 +166,20 @@ pub fn App() -> impl IntoView {
     let curve = RwSignal::new(Vec::<f32>::new());
     let epochs = RwSignal::new(Vec::<EpochStats>::new());
 
+    let cpu_threads = RwSignal::new(1usize);
+    let threads_note = RwSignal::new(None::<String>);
+    let workers = StoredValue::new_local(Workers::default());
+    // An Auto run waits here while the main worker's trial chooses its backend.
+    let pending = StoredValue::new(None::<(TrainSpec, usize, usize)>);
+    let threads_running = StoredValue::new(false);
+    let dispatch = move |(spec, train_images, test_images): (TrainSpec, usize, usize), backend: BackendKind| {
+        let on_threads = backend == BackendKind::Cpu && workers.with_value(|w| w.threads_ready);
+        threads_running.set_value(on_threads);
+        workers.with_value(|w| w.send(on_threads, &ToWorker::Train { spec, backend, train_images, test_images }));
+    };
+
     let on_message = move |message: FromWorker| match message {
-        FromWorker::Loaded { train_images, test_images } => {
+        FromWorker::Loaded { train_images, test_images, .. } => {
             status.set(format!("Ready: {train_images} training and {test_images} test images."));
             data_len.set(Some((train_images, test_images)));
         }
@@ -126,9 +187,17 @@ pub fn App() -> impl IntoView {
             status.set("The data could not be loaded.".into());
             error.set(Some(message));
         }
+        FromWorker::Chosen { backend, why } => {
+            backend_why.set(Some(why));
+            if let Some(run) = pending.try_update_value(Option::take).flatten() {
+                dispatch(run, backend);
+            }
+        }
         FromWorker::Backend { label, why } => {
             backend_label.set(label);
-            backend_why.set(why);
+            if why.is_some() {
+                backend_why.set(why);
+            }
         }
         FromWorker::Event(event) => match event {
             Event::Started { params, steps_per_epoch, .. } => {
@@ -153,42 +222,91 @@ pub fn App() -> impl IntoView {
             running.set(false);
         }
         FromWorker::Failed(message) => {
+            pending.set_value(None);
             status.set("Training stopped.".into());
             error.set(Some(message));
             running.set(false);
         }
-        // Only the benchmark asks the worker for speeds.
+        // Only the benchmark asks a worker for speeds.
         FromWorker::Speed { .. } => {}
     };
-    let worker = StoredValue::new_local(spawn_worker(on_message).map_err(|e| error.set(Some(e))).ok());
-    let send = move |message: &ToWorker| {
-        // Posting a string to a live worker does not fail; a worker that failed to start was reported.
-        worker.with_value(|w| w.as_ref().map(|w| w.post_message(&encode(message).into()).ok()));
+    let worker_failed = move |message: String| {
+        status.set("Training stopped.".into());
+        error.set(Some(format!("the training worker failed: {message}")));
+        running.set(false);
     };
+    match spawn_worker("./trainer_loader.js", on_message, worker_failed) {
+        Ok(worker) => workers.update_value(|w| w.main = Some(worker)),
+        Err(message) => error.set(Some(message)),
+    }
+
+    // The threaded worker: until it has the data, and wherever it cannot start, the main worker
+    // trains on the CPU with one thread, and the page says why.
+    let threads_failed = move |why: String| {
+        workers.update_value(|w| *w = Workers { main: w.main.take(), ..Workers::default() });
+        cpu_threads.set(1);
+        threads_note
+            .set(Some(format!("The CPU's thread pool could not start ({why}), so the CPU trains on one thread.")));
+        if threads_running.get_value() && running.get_untracked() {
+            worker_failed(why);
+        }
+    };
+    let on_threads_message = move |message: FromWorker| match message {
+        FromWorker::Loaded { cpu_threads: threads, .. } => {
+            workers.update_value(|w| w.threads_ready = true);
+            cpu_threads.set(threads);
+        }
+        FromWorker::LoadFailed(message) => threads_failed(message),
+        other => on_message(other),
+    };
+    match threads_possible() {
+        Ok(_) => match spawn_worker("./trainer_threads_loader.js", on_threads_message, threads_failed) {
+            Ok(worker) => workers.update_value(|w| w.threads = Some(worker)),
+            Err(message) => threads_failed(message),
+        },
+        Err(why) => threads_note.set(Some(why)),
+    }
 
     let start = move || {
         let Some(len) = data_len.get_untracked() else { return };
-        let (spec, train_images, test_images) =
-            match form.get_untracked().parse(spec.get_untracked(), analysis.get_untracked(), len) {
-                Ok(parsed) => parsed,
-                Err(message) => return error.set(Some(message)),
-            };
-        error.set(None);
-        let backend = match backend_choice.get_untracked().as_str() {
-            "webgpu" => BackendKind::Wgpu,
-            "cpu" => BackendKind::Cpu,
-            _ => BackendKind::Auto,
+        let run = match form.get_untracked().parse(spec.get_untracked(), analysis.get_untracked(), len) {
+            Ok(parsed) => parsed,
+            Err(message) => return error.set(Some(message)),
         };
+        error.set(None);
         backend_why.set(None);
         running.set(true);
-        status.set("Opening the device…".into());
         loss.set(None);
         accuracy.set(None);
         speed.set(None);
         curve.set(Vec::new());
         epochs.set(Vec::new());
         run_params.set(None);
-        send(&ToWorker::Train { spec, backend, train_images, test_images });
+        let backend = match backend_choice.get_untracked().as_str() {
+            "webgpu" => BackendKind::Wgpu,
+            "cpu" => BackendKind::Cpu,
+            _ => BackendKind::Auto,
+        };
+        if backend == BackendKind::Auto {
+            status.set("Choosing the backend: a short trial…".into());
+            let (model, image_size, batch_size) = (run.0.model.clone(), run.0.image_size, run.0.batch_size);
+            pending.set_value(Some(run));
+            workers.with_value(|w| w.send(false, &ToWorker::Choose { model, image_size, batch_size }));
+        } else {
+            status.set("Opening the device…".into());
+            dispatch(run, backend);
+        }
+    };
+    let cancel = move || {
+        pending.set_value(None);
+        workers.with_value(|w| {
+            w.send(false, &ToWorker::Cancel);
+            w.send(true, &ToWorker::Cancel);
+        });
+        if running.get_untracked() && status.get_untracked().starts_with("Choosing") {
+            status.set("Cancelled.".into());
+            running.set(false);
+        }
     };
 
     let field = move |id: &'static str, label: &'static str, get: fn(&Form) -> String, set: fn(&mut Form, String)| {
@@ -219,13 +337,15 @@ pub fn App() -> impl IntoView {
                 </select>
             </label>
             <button id="train" type="submit" disabled=move || data_len.get().is_none() || running.get()>"Train"</button>
-            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| send(&ToWorker::Cancel)>"Cancel"</button>
+            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| cancel()>"Cancel"</button>
         </form>
         <p id="status">{move || status.get()}</p>
         {move || backend_why.get().map(|w| view! { <p id="backend-why" class="note">{w}</p> })}
+        {move || threads_note.get().map(|w| view! { <p id="threads-note" class="note">{w}</p> })}
         {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}
         <div class="stats">
             <div><span class="k">"Backend"</span><span class="v" id="backend">{move || backend_label.get()}</span></div>
+            <div><span class="k">"CPU threads"</span><span class="v" id="cpu-threads">{move || cpu_threads.get()}</span></div>
             <div><span class="k">"Parameters"</span><span class="v" id="run-params">{move || run_params.get().map_or("–".into(), |p| thousands(p as u64))}</span></div>
             <div><span class="k">"Loss"</span><span class="v" id="loss">{move || loss.get().map_or("–".into(), |l| format!("{l:.4}"))}</span></div>
             <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>

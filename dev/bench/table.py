@@ -9,7 +9,8 @@ SYSTEMS = [  # (key, column title)
     ("ours-native-cpu", "ours native CPU"),
     ("ours-native-wgpu", "ours native wgpu"),
     ("pytorch", "PyTorch CPU"),
-    ("ours-cpu", "ours browser CPU"),
+    ("ours-cpu", "ours browser CPU 1 thread"),
+    ("ours-cpu-threads", "ours browser CPU all threads"),
     ("ours-webgpu", "ours browser WebGPU"),
     ("tfjs-webgl", "TF.js webgl"),
     ("tfjs-webgpu", "TF.js webgpu"),
@@ -32,7 +33,8 @@ def main(path):
         else:
             errors.setdefault(r["system"], r.get("error", "failed"))
     present = [(k, t) for k, t in SYSTEMS if any(k in v for v in rows.values())]
-    head = ["model", "px", "batch"] + [t for _, t in present] + ["native ÷ PyTorch", "browser CPU ÷ best TF.js"]
+    head = ["model", "px", "batch"] + [t for _, t in present] + ["native ÷ PyTorch", "browser all threads ÷ 1 thread",
+                                                       "browser CPU ÷ best TF.js"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for (model, size, batch), got in sorted(rows.items()):
@@ -48,7 +50,9 @@ def main(path):
                 cells.append(f"{eps:.1f}")
         ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "–"
         tfjs = max((got[k] for k in ("tfjs-webgl", "tfjs-webgpu", "tfjs-wasm") if k in got), default=None)
-        cells += [ratio(got.get("ours-native-cpu"), got.get("pytorch")), ratio(got.get("ours-cpu"), tfjs)]
+        browser_cpu = got.get("ours-cpu-threads") or got.get("ours-cpu")
+        threads = ratio(got.get("ours-cpu-threads"), got.get("ours-cpu"))
+        cells += [ratio(got.get("ours-native-cpu"), got.get("pytorch")), threads, ratio(browser_cpu, tfjs)]
         print("| " + " | ".join(cells) + " |")
     print()
     print("Cells: examples/s (GFLOP/s). Backends: " + "; ".join(f"{k}: {b}" for k, b in backends.items() if b))

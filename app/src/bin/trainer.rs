@@ -1,7 +1,8 @@
-//! The training worker's binary, started by trunk's loader shim (`trainer_loader.js`) in a module
-//! worker: there is no `window` here, only the device and the data.
+//! The training worker's binary (WebGPU, and the CPU on one thread), started by trunk's loader shim
+//! (`trainer_loader.js`) in a module worker: there is no `window` here, only the device and the
+//! data. Built with the page so that both share one build of their dependencies.
 
 fn main() {
     console_error_panic_hook::set_once();
-    app::worker::run();
+    cnn_worker::worker::run(1);
 }

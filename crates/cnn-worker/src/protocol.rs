@@ -14,6 +14,12 @@ pub enum ToWorker {
         test_images: usize,
     },
     Cancel,
+    /// Which backend [`BackendKind::Auto`] means for this model (answered by [`FromWorker::Chosen`]).
+    Choose {
+        model: ModelSpec,
+        image_size: usize,
+        batch_size: usize,
+    },
     /// Times training steps on the loaded training images (the benchmark drives this).
     Bench {
         model: ModelSpec,
@@ -27,12 +33,18 @@ pub enum FromWorker {
     Loaded {
         train_images: usize,
         test_images: usize,
+        /// The CPU backend's threads in this worker.
+        cpu_threads: usize,
     },
     LoadFailed(String),
     /// The device that trains, and for an automatic choice, why.
     Backend {
         label: String,
         why: Option<String>,
+    },
+    Chosen {
+        backend: BackendKind,
+        why: String,
     },
     Event(Event),
     Finished,

@@ -1,0 +1,130 @@
+//! The training loop's side of the worker: it loads the data, then answers the page's messages.
+//! CPU training never blocks the page (WebGPU is available in workers too).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cnn_data::{Dataset, Split};
+use cnn_train::bench::{choose, measure};
+use cnn_train::{Backend, BackendKind, Cancel, TrainError, train};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+// Not leptos's spawn_local: its executor is set up by mounting a page, and a worker mounts none.
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::data;
+use crate::protocol::{FromWorker, ToWorker, decode, encode};
+
+struct State {
+    data: Option<Rc<(Dataset, Dataset)>>,
+    cancel: Cancel,
+    cpu_threads: usize,
+}
+
+fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {
+    // Posting a string to the page fails only if the page is gone; nothing is left to tell then.
+    let _ = scope.post_message(&encode(message).into());
+}
+
+/// Opens `kind`, naming the CPU's threads where there is more than one.
+async fn open(kind: BackendKind, cpu_threads: usize) -> Result<Backend, TrainError> {
+    let mut backend = Backend::open(kind).await?;
+    if backend.kind == BackendKind::Cpu && cpu_threads > 1 {
+        backend.label = format!("{} on {cpu_threads} threads", backend.label);
+    }
+    Ok(backend)
+}
+
+/// Answers `message` with the loaded `data`; what it reports goes to the page through `scope`.
+fn answer(
+    message: ToWorker,
+    data: Rc<(Dataset, Dataset)>,
+    state: &Rc<RefCell<State>>,
+    scope: DedicatedWorkerGlobalScope,
+) {
+    let cpu_threads = state.borrow().cpu_threads;
+    match message {
+        ToWorker::Cancel => state.borrow().cancel.cancel(),
+        ToWorker::Train { spec, backend, train_images, test_images } => {
+            let cancel = Cancel::default();
+            state.borrow_mut().cancel = cancel.clone();
+            spawn_local(async move {
+                let result = async {
+                    let (train_set, test_set) = &*data;
+                    let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
+                    let backend = open(backend, cpu_threads).await?;
+                    post(&scope, &FromWorker::Backend { label: backend.label.clone(), why: None });
+                    train(&spec, &train_set, &test_set, &backend.device, &cancel, |e| {
+                        post(&scope, &FromWorker::Event(e))
+                    })
+                    .await
+                }
+                .await;
+                post(
+                    &scope,
+                    &match result {
+                        Ok(_) => FromWorker::Finished,
+                        Err(e) => FromWorker::Failed(e.to_string()),
+                    },
+                );
+            });
+        }
+        ToWorker::Choose { model, image_size, batch_size } => spawn_local(async move {
+            let result = choose(&model, image_size, batch_size, &data.0).await;
+            post(
+                &scope,
+                &match result {
+                    Ok((backend, why)) => FromWorker::Chosen { backend: backend.kind, why },
+                    Err(e) => FromWorker::Failed(e.to_string()),
+                },
+            );
+        }),
+        ToWorker::Bench { model, trial, backend } => spawn_local(async move {
+            let result = async {
+                let backend = open(backend, cpu_threads).await?;
+                let speed = measure(&model, trial, &data.0, &backend.device).await?;
+                Ok::<_, TrainError>(FromWorker::Speed { backend: backend.label, speed })
+            }
+            .await;
+            post(&scope, &result.unwrap_or_else(|e| FromWorker::Failed(e.to_string())));
+        }),
+    }
+}
+
+/// Loads the data and answers the page's messages for as long as the worker lives; its CPU
+/// backend runs on `cpu_threads` threads.
+pub fn run(cpu_threads: usize) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let state = Rc::new(RefCell::new(State { data: None, cancel: Cancel::default(), cpu_threads }));
+
+    let on_message = {
+        let (scope, state) = (scope.clone(), state.clone());
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let data = state.borrow().data.clone();
+            match (decode::<ToWorker>(&event.data()), data) {
+                (Some(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
+                (Some(message), Some(data)) => answer(message, data, &state, scope.clone()),
+                (Some(_), None) => post(&scope, &FromWorker::Failed("the data is not loaded yet".into())),
+                (None, _) => {
+                    post(&scope, &FromWorker::Failed("the worker got a message it does not understand".into()))
+                }
+            }
+        })
+    };
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker does.
+    on_message.forget();
+
+    spawn_local(async move {
+        let loaded = async { Ok::<_, String>((data::load(Split::Train).await?, data::load(Split::Test).await?)) }.await;
+        match loaded {
+            Ok((train_set, test_set)) => {
+                let (train_images, test_images) = (train_set.len(), test_set.len());
+                post(&scope, &FromWorker::Loaded { train_images, test_images, cpu_threads });
+                state.borrow_mut().data = Some(Rc::new((train_set, test_set)));
+            }
+            Err(message) => post(&scope, &FromWorker::LoadFailed(message)),
+        }
+    });
+}
