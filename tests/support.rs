@@ -20,6 +20,7 @@ pub fn serve(dir: PathBuf) -> u16 {
             let path = request.url().split('?').next().unwrap_or("/").trim_start_matches('/').to_string();
             let path = if path.is_empty() { "index.html".to_string() } else { path };
             let file = dir.join(&path);
+            let header = |name: &str, value: &str| tiny_http::Header::from_bytes(name, value).expect("a valid header");
             let response = match (path.contains(".."), std::fs::read(&file)) {
                 (false, Ok(bytes)) => {
                     let kind = match file.extension().and_then(|e| e.to_str()) {
@@ -29,15 +30,13 @@ pub fn serve(dir: PathBuf) -> u16 {
                         Some("css") => "text/css",
                         _ => "application/octet-stream",
                     };
-                    let header =
-                        |name: &str, value: &str| tiny_http::Header::from_bytes(name, value).expect("a valid header");
-                    tiny_http::Response::from_data(bytes)
-                        .with_header(header("Content-Type", kind))
-                        .with_header(header("Cross-Origin-Opener-Policy", "same-origin"))
-                        .with_header(header("Cross-Origin-Embedder-Policy", "require-corp"))
+                    tiny_http::Response::from_data(bytes).with_header(header("Content-Type", kind))
                 }
                 _ => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
             };
+            let response = response
+                .with_header(header("Cross-Origin-Opener-Policy", "same-origin"))
+                .with_header(header("Cross-Origin-Embedder-Policy", "require-corp"));
             let _ = request.respond(response);
         }
     });
