@@ -38,8 +38,16 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
     click(&client, "cancel").await;
     wait_for(&client, "status", 120, |s| s == "Cancelled.").await;
 
-    // Heavy steps on the CPU backend run in the worker: the page answers at once all the while.
+    // Bad input: a batch the CPU's 3 GiB in a browser tab cannot hold is refused before it runs.
     choose_backend(&client, "cpu").await;
+    set_field(&client, "batch-size", "4096").await;
+    click(&client, "train").await;
+    let error = wait_for(&client, "error", 60, |e| !e.is_empty()).await;
+    let refused = "cannot hold this run: a batch of 4096 needs about 4.429 GiB to train";
+    assert!(error.starts_with("CPU (burn flex)") && error.contains(refused), "{error}");
+    assert_eq!(text(&client, "status").await, "Training stopped.");
+
+    // Heavy steps on the CPU backend run in the worker: the page answers at once all the while.
     set_field(&client, "size", "84").await;
     set_field(&client, "batch-size", "64").await;
     click(&client, "train").await;

@@ -259,13 +259,22 @@ pub fn App() -> impl IntoView {
         FromWorker::LoadFailed(message) => threads_failed(message),
         other => on_message(other),
     };
-    match threads_possible() {
-        Ok(_) => match spawn_worker("./trainer_threads_loader.js", on_threads_message, threads_failed) {
-            Ok(worker) => workers.update_value(|w| w.threads = Some(worker)),
-            Err(message) => threads_failed(message),
-        },
-        Err(why) => threads_note.set(Some(why)),
-    }
+    // Started once the main worker has its data: on two cores, both workers compiling and
+    // unpacking at once slowed the page's first view several times over.
+    let threads_started = StoredValue::new(false);
+    Effect::new(move |_| {
+        if data_len.get().is_none() || threads_started.get_value() {
+            return;
+        }
+        threads_started.set_value(true);
+        match threads_possible() {
+            Ok(_) => match spawn_worker("./trainer_threads_loader.js", on_threads_message, threads_failed) {
+                Ok(worker) => workers.update_value(|w| w.threads = Some(worker)),
+                Err(message) => threads_failed(message),
+            },
+            Err(why) => threads_note.set(Some(why)),
+        }
+    });
 
     let start = move || {
         let Some(len) = data_len.get_untracked() else { return };

@@ -228,7 +228,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             let macs = model.analyze(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())?.totals().macs();
             for &batch_size in &args.batch_size {
                 let trial = Trial { image_size: size, batch_size, warmup: args.warmup, steps: args.steps };
-                let speed = measure(&model, trial, &data, &backend.device).await.map_err(|e| e.to_string())?;
+                let speed = measure(&model, trial, &data, &backend).await.map_err(|e| e.to_string())?;
                 // A training step is about three forward passes, and a MAC two floating-point operations.
                 let gflops = 3.0 * 2.0 * macs as f64 * speed.examples_per_sec / 1e9;
                 if args.json {
@@ -267,7 +267,7 @@ async fn run(args: TrainArgs) -> Result<(), String> {
     };
     println!("backend: {}", backend.label);
     let mut last_print = 0;
-    train(&spec, &train_set, &test_set, &backend.device, &Cancel::default(), |event| match event {
+    train(&spec, &train_set, &test_set, &backend, &Cancel::default(), |event| match event {
         Event::Started { params, train_images, test_images, steps_per_epoch } => {
             println!("{}: {params} parameters; {train_images} training and {test_images} test images at {} px, {steps_per_epoch} steps per epoch", args.model, args.size);
             println!("{:>5} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8}", "epoch", "train loss", "train acc", "test loss", "test acc", "examples/s", "seconds");

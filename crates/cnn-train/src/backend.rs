@@ -1,4 +1,7 @@
 use burn::prelude::*;
+use cnn_models::Analysis;
+use cnn_models::analysis::BYTES;
+use cnn_models::compare::bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -24,7 +27,28 @@ pub struct Backend {
     /// A wgpu adapter that runs on the CPU (SwiftShader, llvmpipe): far slower than burn's own
     /// CPU backend.
     pub software: bool,
+    pub capacity: Capacity,
 }
+
+/// What a device can hold, where it is known; a run that needs more is refused before it starts
+/// ([`Backend::check_fits`]), instead of failing an allocation halfway through a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capacity {
+    /// Bytes for the whole run's training memory ([`Analysis::training_memory`]).
+    pub memory: Option<u64>,
+    /// Bytes of the largest single tensor (a GPU's largest storage buffer).
+    pub buffer: Option<u64>,
+}
+
+/// The CPU in a browser lives in wasm32's 4 GiB address space, shared with the data set and its
+/// resized copy (up to 512 MiB) and the code: 3 GiB is what a run's estimate may take. Natively
+/// the operating system decides.
+#[cfg(target_arch = "wasm32")]
+const CPU_CAPACITY: Capacity = Capacity { memory: Some(3 << 30), buffer: None };
+#[cfg(not(target_arch = "wasm32"))]
+const CPU_CAPACITY: Capacity = Capacity { memory: None, buffer: None };
+
+const SMALLER: &str = "choose a smaller batch or image size";
 
 impl Backend {
     /// Opens the CPU or the GPU; `Auto` is resolved by [`crate::bench::choose`], which needs the
@@ -36,9 +60,56 @@ impl Backend {
                 device: Device::flex().autodiff(),
                 label: "CPU (burn flex)".into(),
                 software: false,
+                capacity: CPU_CAPACITY,
             }),
             BackendKind::Wgpu => open_gpu().await,
         }
+    }
+
+    /// Refuses, with a sentence, a run of the analysed model at `batch` that this device cannot
+    /// hold: its training memory, its largest layer output for the batch, its largest weights.
+    pub fn check_fits(&self, analysis: &Analysis, batch: usize) -> Result<(), TrainError> {
+        let too_large = |what: String| TrainError::TooLarge { what, device: self.label.clone() };
+        if let Some(memory) = self.capacity.memory {
+            let needed = analysis.training_memory(batch);
+            if needed > memory {
+                return Err(too_large(format!(
+                    "a batch of {batch} needs about {} to train (weights, their gradients and every layer's \
+                     output), more than the {} it can give a run: {SMALLER}",
+                    bytes(needed),
+                    bytes(memory)
+                )));
+            }
+        }
+        if let Some(buffer) = self.capacity.buffer {
+            let size = |row: &cnn_models::Row| row.shape.iter().product::<usize>() as u64;
+            // The first of equal rows (a conv before its ReLU): `max_by_key` keeps the last.
+            if let Some(row) = analysis.rows.iter().rev().max_by_key(|r| r.params) {
+                let weights = BYTES * row.params as u64;
+                if weights > buffer {
+                    return Err(too_large(format!(
+                        "{}'s weights take {}, more than the largest buffer it has ({}): choose a \
+                         narrower model or the CPU",
+                        row.name,
+                        bytes(weights),
+                        bytes(buffer)
+                    )));
+                }
+            }
+            if let Some(row) = analysis.rows.iter().rev().max_by_key(|r| size(r)) {
+                let output = BYTES * size(row) * batch as u64;
+                if output > buffer {
+                    return Err(too_large(format!(
+                        "{}'s output for a batch of {batch} takes {}, more than the largest buffer it \
+                         has ({}): {SMALLER}",
+                        row.name,
+                        bytes(output),
+                        bytes(buffer)
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -67,7 +138,11 @@ async fn open_gpu() -> Result<Backend, TrainError> {
     if software {
         label.push_str(" (software adapter)");
     }
-    let backend = Backend { kind: BackendKind::Wgpu, device: device.autodiff(), label, software };
+    let limits = setup.device.limits();
+    // cubecl's own largest allocation: a tensor is one buffer, bound whole to a kernel.
+    let buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    let capacity = Capacity { memory: None, buffer: Some(buffer) };
+    let backend = Backend { kind: BackendKind::Wgpu, device: device.autodiff(), label, software, capacity };
     if let Ok(mut slot) = OPENED.lock() {
         *slot = Some(backend.clone());
     }
@@ -77,4 +152,54 @@ async fn open_gpu() -> Result<Backend, TrainError> {
 #[cfg(not(feature = "gpu"))]
 async fn open_gpu() -> Result<Backend, TrainError> {
     Err(TrainError::NoGpu("this build has no GPU backend".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use cnn_models::{InputSpec, Preset};
+
+    use super::*;
+
+    fn device(label: &str, capacity: Capacity) -> Backend {
+        let device = Device::flex().autodiff();
+        Backend { kind: BackendKind::Wgpu, device, label: label.into(), software: false, capacity }
+    }
+
+    fn analysis(preset: &str, size: usize) -> Analysis {
+        let spec = Preset::find(preset).expect("a preset").spec();
+        spec.analyze(InputSpec::fashion_mnist(size)).expect("an analysis")
+    }
+
+    #[test]
+    fn runs_a_device_cannot_hold_are_refused_with_what_is_too_large() {
+        // WebGPU's default largest storage buffer: 128 MiB.
+        let gpu = device("a GPU", Capacity { memory: None, buffer: Some(128 << 20) });
+        // VGG-11's first fully connected layer: 25,088 x 4,096 weights and 4,096 biases.
+        let error = gpu.check_fits(&analysis("vgg11", 224), 1).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "a GPU cannot hold this run: fc 1 / linear's weights take 392.016 MiB, more than the largest \
+             buffer it has (128.000 MiB): choose a narrower model or the CPU"
+        );
+        // VGG-11/4 at 56 px: the first conv's output is 16 x 56 x 56 values per image.
+        let small = analysis("vgg11-r4", 56);
+        gpu.check_fits(&small, 128).unwrap();
+        let error = gpu.check_fits(&small, 4096).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "a GPU cannot hold this run: block 1 / conv 1's output for a batch of 4096 takes 784.000 MiB, \
+             more than the largest buffer it has (128.000 MiB): choose a smaller batch or image size"
+        );
+
+        // The browser's CPU: 3 GiB for a run.
+        let cpu = device("CPU (burn flex)", Capacity { memory: Some(3 << 30), buffer: None });
+        cpu.check_fits(&small, 128).unwrap();
+        let error = cpu.check_fits(&small, 4096).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "CPU (burn flex) cannot hold this run: a batch of 4096 needs about 4.429 GiB to train (weights, \
+             their gradients and every layer's output), more than the 3.000 GiB it can give a run: choose a \
+             smaller batch or image size"
+        );
+    }
 }

@@ -25,12 +25,7 @@ pub struct Trial {
 }
 
 /// Times SGD steps of `model` on the first images of `data` (cycled when there are too few).
-pub async fn measure(
-    model: &ModelSpec,
-    trial: Trial,
-    data: &Dataset,
-    device: &burn::prelude::Device,
-) -> Result<Speed, TrainError> {
+pub async fn measure(model: &ModelSpec, trial: Trial, data: &Dataset, backend: &Backend) -> Result<Speed, TrainError> {
     if data.is_empty() {
         return Err(TrainError::NoData("training"));
     }
@@ -42,6 +37,8 @@ pub async fn measure(
             value,
         });
     }
+    let input = InputSpec::fashion_mnist(trial.image_size);
+    backend.check_fits(&model.analyze(input)?, trial.batch_size)?;
     let plan = BatchPlan { batch_size: trial.batch_size, image_size: trial.image_size, seed: 0 };
     let batches: Vec<Batch> = (0..trial.warmup + trial.steps)
         .map(|step| {
@@ -50,7 +47,7 @@ pub async fn measure(
             plan.batch(data, &indices)
         })
         .collect();
-    let mut trainer = Trainer::new(model, InputSpec::fashion_mnist(trial.image_size), device, 0.01)?;
+    let mut trainer = Trainer::new(model, input, &backend.device, 0.01)?;
     for batch in &batches[..trial.warmup] {
         trainer.step(batch).await?;
     }
@@ -91,8 +88,12 @@ pub async fn choose(
     // speed, so a large model does not keep the learner waiting on a slow CPU step.
     let gpu_trial = Trial { image_size, batch_size, warmup: 1, steps: 2 };
     let cpu_trial = Trial { image_size, batch_size: batch_size.min(8), warmup: 0, steps: 1 };
-    let on_gpu = measure(model, gpu_trial, data, &gpu.device).await?.examples_per_sec;
-    let on_cpu = measure(model, cpu_trial, data, &cpu.device).await?.examples_per_sec;
+    let on_gpu = match measure(model, gpu_trial, data, &gpu).await {
+        Ok(speed) => speed.examples_per_sec,
+        Err(too_large @ TrainError::TooLarge { .. }) => return Ok((cpu, format!("The CPU trains: {too_large}."))),
+        Err(e) => return Err(e),
+    };
+    let on_cpu = measure(model, cpu_trial, data, &cpu).await?.examples_per_sec;
     let trial = format!("in a short trial the GPU trained {on_gpu:.0} examples/s and the CPU {on_cpu:.0}");
     Ok(if on_gpu >= on_cpu {
         (gpu, format!("The GPU trains: {trial}."))

@@ -11,7 +11,7 @@ pub mod bench;
 pub mod run;
 pub mod trainer;
 
-pub use backend::{Backend, BackendKind};
+pub use backend::{Backend, BackendKind, Capacity};
 pub use run::{Cancel, EpochStats, Event, TrainSpec, train};
 pub use trainer::{StepStats, Trainer};
 
@@ -21,6 +21,8 @@ pub enum TrainError {
     Spec(#[from] cnn_models::SpecError),
     #[error("WebGPU is not available here ({0}); choose the CPU backend")]
     NoGpu(String),
+    #[error("{device} cannot hold this run: {what}")]
+    TooLarge { what: String, device: String },
     #[error("the device failed while training: {0}")]
     Device(String),
     #[error("there are no {0} images to work with: choose at least one")]

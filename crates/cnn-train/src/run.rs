@@ -1,13 +1,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use burn::prelude::*;
 use cnn_data::{BatchPlan, Dataset};
-use cnn_models::{InputSpec, ModelSpec};
+use cnn_models::{Analysis, InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::{TrainError, Trainer, yield_now};
+use crate::{Backend, TrainError, Trainer, yield_now};
 
 /// The most bytes a run spends on copies of its images resized once (see [`Dataset::resized`]);
 /// a page's worker shares a 4 GB address space with the model.
@@ -32,7 +31,7 @@ impl TrainSpec {
         Self { model, image_size, batch_size: 32, learning_rate: 0.01, epochs: 1, seed: 0 }
     }
 
-    fn check(&self) -> Result<(), TrainError> {
+    fn check(&self) -> Result<Analysis, TrainError> {
         let setting = |what, value: usize| TrainError::Setting { what, rule: "at least 1", value: value.to_string() };
         if self.batch_size == 0 {
             return Err(setting("the batch size", self.batch_size));
@@ -40,8 +39,7 @@ impl TrainSpec {
         if self.epochs == 0 {
             return Err(setting("the number of epochs", self.epochs));
         }
-        self.model.analyze(InputSpec::fashion_mnist(self.image_size))?;
-        Ok(())
+        Ok(self.model.analyze(InputSpec::fashion_mnist(self.image_size))?)
     }
 }
 
@@ -95,16 +93,18 @@ pub enum Event {
     Cancelled,
 }
 
-/// Trains `spec.model` on `train` and measures it on `test` after every epoch.
+/// Trains `spec.model` on `train` and measures it on `test` after every epoch; a run the device
+/// cannot hold is refused before it starts.
 pub async fn train(
     spec: &TrainSpec,
     train: &Dataset,
     test: &Dataset,
-    device: &Device,
+    backend: &Backend,
     cancel: &Cancel,
     mut on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
-    spec.check()?;
+    backend.check_fits(&spec.check()?, spec.batch_size)?;
+    let device = &backend.device;
     if train.is_empty() {
         return Err(TrainError::NoData("training"));
     }

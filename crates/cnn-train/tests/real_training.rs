@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
 use cnn_data::{Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
-use cnn_train::{Cancel, EpochStats, Event, TrainError, TrainSpec, train};
+use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, TrainError, TrainSpec, train};
 
 fn load(split: Split, n: usize) -> Dataset {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public/data/fashion-mnist");
@@ -25,7 +24,10 @@ fn train_on_cpu(
     cancel: &Cancel,
     on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
-    pollster::block_on(train(spec, train_set, test_set, &Device::flex().autodiff(), cancel, on_event))
+    pollster::block_on(async {
+        let cpu = Backend::open(BackendKind::Cpu).await?;
+        train(spec, train_set, test_set, &cpu, cancel, on_event).await
+    })
 }
 
 #[test]

@@ -55,10 +55,8 @@ fn answer(
                     let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
                     let backend = open(backend, cpu_threads).await?;
                     post(&scope, &FromWorker::Backend { label: backend.label.clone(), why: None });
-                    train(&spec, &train_set, &test_set, &backend.device, &cancel, |e| {
-                        post(&scope, &FromWorker::Event(e))
-                    })
-                    .await
+                    train(&spec, &train_set, &test_set, &backend, &cancel, |e| post(&scope, &FromWorker::Event(e)))
+                        .await
                 }
                 .await;
                 post(
@@ -83,7 +81,7 @@ fn answer(
         ToWorker::Bench { model, trial, backend } => spawn_local(async move {
             let result = async {
                 let backend = open(backend, cpu_threads).await?;
-                let speed = measure(&model, trial, &data.0, &backend.device).await?;
+                let speed = measure(&model, trial, &data.0, &backend).await?;
                 Ok::<_, TrainError>(FromWorker::Speed { backend: backend.label, speed })
             }
             .await;
