@@ -230,15 +230,34 @@ pub fn App() -> impl IntoView {
         // Only the benchmark asks a worker for speeds.
         FromWorker::Speed { .. } => {}
     };
-    let worker_failed = move |message: String| {
+    let run_failed = move |message: String| {
         status.set("Training stopped.".into());
         error.set(Some(format!("the training worker failed: {message}")));
         running.set(false);
     };
-    match spawn_worker("./trainer_loader.js", on_message, worker_failed) {
-        Ok(worker) => workers.update_value(|w| w.main = Some(worker)),
-        Err(message) => error.set(Some(message)),
-    }
+    // A worker whose wasm trapped (a lost GPU can end that way) cannot be trusted again: the page
+    // starts a fresh one, which loads the data anew, and keeps everything the learner set.
+    let main_generation = RwSignal::new(0u32);
+    let main_failed = move |message: String| {
+        let was_running = running.get_untracked();
+        run_failed(message);
+        if !was_running {
+            status.set("The training worker failed and restarts…".into());
+        }
+        data_len.set(None);
+        main_generation.update(|g| *g += 1);
+    };
+    Effect::new(move |_| {
+        main_generation.track();
+        let old = workers.try_update_value(|w| w.main.take()).flatten();
+        if let Some(old) = old {
+            old.terminate();
+        }
+        match spawn_worker("./trainer_loader.js", on_message, main_failed) {
+            Ok(worker) => workers.update_value(|w| w.main = Some(worker)),
+            Err(message) => error.set(Some(message)),
+        }
+    });
 
     // The threaded worker: until it has the data, and wherever it cannot start, the main worker
     // trains on the CPU with one thread, and the page says why.
@@ -248,7 +267,7 @@ pub fn App() -> impl IntoView {
         threads_note
             .set(Some(format!("The CPU's thread pool could not start ({why}), so the CPU trains on one thread.")));
         if threads_running.get_value() && running.get_untracked() {
-            worker_failed(why);
+            run_failed(why);
         }
     };
     let on_threads_message = move |message: FromWorker| match message {
