@@ -239,10 +239,12 @@ pub fn App() -> impl IntoView {
     // starts a fresh one, which loads the data anew, and keeps everything the learner set.
     let main_generation = RwSignal::new(0u32);
     let main_failed = move |message: String| {
-        let was_running = running.get_untracked();
-        run_failed(message);
-        if !was_running {
+        pending.set_value(None);
+        if !running.get_untracked() {
             status.set("The training worker failed and restarts…".into());
+            error.set(Some(format!("the training worker failed: {message}")));
+        } else if !threads_running.get_value() {
+            run_failed(message);
         }
         data_len.set(None);
         main_generation.update(|g| *g += 1);
@@ -303,6 +305,7 @@ pub fn App() -> impl IntoView {
         };
         error.set(None);
         backend_why.set(None);
+        threads_running.set_value(false);
         running.set(true);
         loss.set(None);
         accuracy.set(None);
