@@ -23,7 +23,7 @@ pub enum TrainError {
     NoGpu(String),
     #[error("{device} cannot hold this run: {what}")]
     TooLarge { what: String, device: String },
-    #[error("the device failed while training: {0}")]
+    #[error("the device failed while training ({0}); if it was a GPU that is gone, train on the CPU")]
     Device(String),
     #[error("there are no {0} images to work with: choose at least one")]
     NoData(&'static str),
