@@ -114,17 +114,16 @@ fn spawn_worker(
 
 /// The page's workers: `main` (WebGPU, the CPU on one thread, the Auto trial) and, where the page
 /// is cross-origin isolated, `threads` (the CPU on every core), which trains every CPU run once
-/// it has loaded the data.
+/// it has reported its data and its pool (the page's `cpu_threads` above 1).
 #[derive(Default)]
 struct Workers {
     main: Option<Worker>,
     threads: Option<Worker>,
-    threads_ready: bool,
 }
 
 impl Workers {
     fn send(&self, to_threads: bool, message: &ToWorker) {
-        let worker = if to_threads && self.threads_ready { &self.threads } else { &self.main };
+        let worker = if to_threads { &self.threads } else { &self.main };
         // Posting a string to a live worker does not fail; a worker that failed to start was reported.
         if let Some(worker) = worker {
             let _ = worker.post_message(&encode(message).into());
@@ -173,7 +172,7 @@ pub fn App() -> impl IntoView {
     let pending = StoredValue::new(None::<(TrainSpec, usize, usize)>);
     let threads_running = StoredValue::new(false);
     let dispatch = move |(spec, train_images, test_images): (TrainSpec, usize, usize), backend: BackendKind| {
-        let on_threads = backend == BackendKind::Cpu && workers.with_value(|w| w.threads_ready);
+        let on_threads = backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
         threads_running.set_value(on_threads);
         workers.with_value(|w| w.send(on_threads, &ToWorker::Train { spec, backend, train_images, test_images }));
     };
@@ -264,7 +263,7 @@ pub fn App() -> impl IntoView {
     // The threaded worker: until it has the data, and wherever it cannot start, the main worker
     // trains on the CPU with one thread, and the page says why.
     let threads_failed = move |why: String| {
-        workers.update_value(|w| *w = Workers { main: w.main.take(), ..Workers::default() });
+        workers.update_value(|w| w.threads = None);
         cpu_threads.set(1);
         threads_note
             .set(Some(format!("The CPU's thread pool could not start ({why}), so the CPU trains on one thread.")));
@@ -273,10 +272,7 @@ pub fn App() -> impl IntoView {
         }
     };
     let on_threads_message = move |message: FromWorker| match message {
-        FromWorker::Loaded { cpu_threads: threads, .. } => {
-            workers.update_value(|w| w.threads_ready = true);
-            cpu_threads.set(threads);
-        }
+        FromWorker::Loaded { cpu_threads: threads, .. } => cpu_threads.set(threads),
         FromWorker::LoadFailed(message) => threads_failed(message),
         other => on_message(other),
     };
