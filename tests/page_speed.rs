@@ -20,6 +20,7 @@ mod support;
 use std::time::Duration;
 
 use fantoccini::Client;
+use fantoccini::error::CmdError;
 use fantoccini::wd::TimeoutConfiguration;
 use serde_json::{Value, json};
 use support::{browser, dist, serve};
@@ -57,13 +58,14 @@ const [spec, size, batch, warmup, steps, backend, done] = arguments;
 window.benchTfjs(spec, size, batch, warmup, steps, backend).then(done, (e) => done({ Failed: String(e.message || e) }));
 "#;
 
-/// The backend and the worker script of one of our systems.
-fn ours(system: &str) -> (&'static str, &'static str) {
-    match system {
+/// Runs one `trial` of `spec` in the worker and on the backend of one of our systems.
+async fn ours(client: &Client, system: &str, spec: &Value, trial: Value) -> Result<Value, CmdError> {
+    let (backend, script) = match system {
         "ours-webgpu" => ("Wgpu", "./trainer_loader.js"),
         "ours-cpu" => ("Cpu", "./trainer_loader.js"),
         _ => ("Cpu", "./trainer_threads_loader.js"),
-    }
+    };
+    client.execute_async(OURS, vec![spec.clone(), trial, backend.into(), script.into()]).await
 }
 
 async fn open(client: &Client, port: u16, page: &str) {
@@ -104,10 +106,9 @@ async fn main() {
         // examples/s first, 112 once optimised). A throwaway trial first; the optimised code is
         // shared by the later workers of this page.
         if system.starts_with("ours-") {
-            let (size, batch) = (sizes[0], batches[0]);
-            let trial = json!({"image_size": size, "batch_size": batch, "warmup": 0, "steps": warmup + timed});
+            let trial = json!({"image_size": sizes[0], "batch_size": batches[0], "warmup": 0, "steps": warmup + timed});
             let spec = specs.values().next().cloned().unwrap_or_default();
-            let _ = client.execute_async(OURS, vec![spec, trial, ours(system).0.into(), ours(system).1.into()]).await;
+            let _ = ours(&client, system, &spec, trial).await;
         }
         for (name, spec) in &specs {
             for &size in sizes {
@@ -116,8 +117,7 @@ async fn main() {
                         "ours-cpu" | "ours-cpu-threads" | "ours-webgpu" => {
                             let trial =
                                 json!({"image_size": size, "batch_size": batch, "warmup": warmup, "steps": timed});
-                            let (backend, script) = ours(system);
-                            client.execute_async(OURS, vec![spec.clone(), trial, backend.into(), script.into()]).await
+                            ours(&client, system, spec, trial).await
                         }
                         _ => {
                             let backend = system.trim_start_matches("tfjs-");
