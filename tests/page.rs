@@ -20,6 +20,7 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
     assert_eq!(text(&client, "status").await, "Ready: 60000 training and 10000 test images.");
 
     // Bad input: VGG-11/4 cannot take 28-pixel images, and the page says why instead of failing.
+    choose(&client, "model", "vgg11-r4").await;
     set_field(&client, "size", "28").await;
     click(&client, "train").await;
     let error = wait_for(&client, "error", 10, |e| !e.is_empty()).await;
@@ -136,15 +137,17 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     let cores = cores.as_u64().expect("a core count").to_string();
     wait_for(&client, "cpu-threads", 120, |t| t == cores).await;
     assert_eq!(text(&client, "threads-note").await, "", "the page is isolated, so no sentence about one thread");
-    for (field, value) in [
-        ("train-images", "320"),
-        ("test-images", "160"),
-        ("batch-size", "16"),
-        ("learning-rate", "0.05"),
-        ("epochs", "2"),
-    ] {
+    // d2l's recipe for a network that is no preset: plain SGD at VGG's rate, batch 128, 10 epochs.
+    choose(&client, "recipe", "d2l").await;
+    for (field, want) in
+        [("recipe", "d2l"), ("optimizer", "sgd"), ("learning-rate", "0.05"), ("batch-size", "128"), ("epochs", "10")]
+    {
+        assert_eq!(value(&client, field).await, want, "{field} after choosing d2l's recipe");
+    }
+    for (field, value) in [("train-images", "320"), ("test-images", "160"), ("batch-size", "16"), ("epochs", "2")] {
         set_field(&client, field, value).await;
     }
+    assert_eq!(value(&client, "recipe").await, "", "edited settings are no longer d2l's recipe");
     click(&client, "train").await;
     wait_for(&client, "status", 180, |s| s == "Done.").await;
     let label =
@@ -158,6 +161,38 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     let test_loss: f32 = last.text().await.expect("its test loss").parse().expect("a number");
     assert!(test_loss < 0.9 * 10f32.ln(), "after 2 epochs of 20 steps the test loss is {test_loss}");
     assert_eq!(text(&client, "run-params").await, "27,754");
+    assert_eq!(text(&client, "error").await, "");
+    client.close().await.expect("close the browser");
+}
+
+/// A newcomer's first click: the page's defaults (ResNet at 28 pixels, the quick recipe) on Auto,
+/// which picks the CPU's threads here, must reach 80% on the test images (the README gives the
+/// time it takes).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_run_with_the_defaults_reaches_80_percent() {
+    let port = serve(dist());
+    let (client, _driver) = browser().await;
+    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
+    let cores = cores.as_u64().expect("a core count").to_string();
+    wait_for(&client, "cpu-threads", 120, |t| t == cores).await;
+    assert_eq!(value(&client, "recipe").await, "quick");
+    let started = Instant::now();
+    click(&client, "train").await;
+    let rate = wait_for(&client, "learning-rate-now", 120, |r| r.parse::<f64>().is_ok()).await;
+    assert!(rate.parse::<f64>().is_ok_and(|r| r > 0.0 && r <= 0.002), "the schedule's rate: {rate}");
+    wait_for(&client, "status", 900, |s| s == "Done.").await;
+    let rows = client.find_all(Locator::Css("#epochs tbody tr")).await.expect("rows");
+    let mut accuracies = Vec::new();
+    for row in rows {
+        let cell = row.find(Locator::Css("td:nth-child(5)")).await.expect("test accuracy");
+        let text = cell.text().await.expect("its text");
+        accuracies.push(text.trim_end_matches('%').parse::<f32>().expect("a percentage"));
+    }
+    println!("first run: test accuracy per epoch {accuracies:?} in {:.1?}", started.elapsed());
+    assert!(accuracies.first().is_some_and(|&a| a >= 60.0), "the first epoch already learns: {accuracies:?}");
+    assert!(accuracies.last().is_some_and(|&a| a >= 80.0), "test accuracy per epoch {accuracies:?}");
     assert_eq!(text(&client, "error").await, "");
     client.close().await.expect("close the browser");
 }

@@ -7,5 +7,6 @@
 
 pub mod model_view;
 pub mod page;
+pub mod settings;
 pub mod spec_text;
 pub mod storage;

@@ -1,5 +1,5 @@
+use cnn_models::Preset;
 use cnn_models::compare::thousands;
-use cnn_models::{Analysis, ModelSpec, Preset};
 use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
 use cnn_worker::protocol::{FromWorker, ToWorker, decode, encode};
 use leptos::prelude::*;
@@ -8,55 +8,12 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::model_view::{ModelView, analyze};
+use crate::settings::{FIRST_MODEL, Form, RecipeFields, field};
 use crate::{spec_text, storage};
 
-/// Where the edited spec and the image size are kept across reloads.
+/// Where the edited spec and the training form are kept across reloads.
 const SPEC_KEY: &str = "cnn-playground.spec";
-const SIZE_KEY: &str = "cnn-playground.size";
-
-/// What the form holds, as typed; `parse` turns it into a run or a sentence saying what is wrong.
-#[derive(Clone)]
-struct Form {
-    size: String,
-    train_images: String,
-    test_images: String,
-    epochs: String,
-    batch_size: String,
-    learning_rate: String,
-}
-
-fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
-    text.trim().parse().map_err(|_| format!("{what} must be a number, got {text:?}"))
-}
-
-impl Form {
-    fn parse(
-        &self,
-        model: Result<ModelSpec, String>,
-        analysis: Result<Analysis, String>,
-        (train_len, test_len): (usize, usize),
-    ) -> Result<(TrainSpec, usize, usize), String> {
-        let model = model?;
-        let size: usize = number("the image size", &self.size)?;
-        let images: usize = number("the number of training images", &self.train_images)?;
-        if images == 0 || images > train_len {
-            return Err(format!("the number of training images must be between 1 and {train_len}, got {images}"));
-        }
-        let test_images: usize = number("the number of test images", &self.test_images)?;
-        if test_images == 0 || test_images > test_len {
-            return Err(format!("the number of test images must be between 1 and {test_len}, got {test_images}"));
-        }
-        let spec = TrainSpec {
-            epochs: number("the number of epochs", &self.epochs)?,
-            batch_size: number("the batch size", &self.batch_size)?,
-            learning_rate: number("the learning rate", &self.learning_rate)?,
-            ..TrainSpec::new(model, size)
-        };
-        // The model view's table of this spec at this size: an error there refuses the run.
-        analysis?;
-        Ok((spec, images, test_images))
-    }
-}
+const FORM_KEY: &str = "cnn-playground.form";
 
 /// Whether `navigator.gpu` exists. By reflection: web-sys's WebGPU bindings sit behind the
 /// `web_sys_unstable_apis` cfg, which would change how every wasm crate is built.
@@ -137,20 +94,14 @@ pub fn App() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let data_len = RwSignal::new(None::<(usize, usize)>);
     let running = RwSignal::new(false);
-    let default_spec = || Preset::find("vgg11-r4").map(|p| spec_text::format(&p.spec()));
+    let default_spec = || Preset::find(FIRST_MODEL).map(|p| spec_text::format(&p.spec()));
     let spec_text = RwSignal::new(storage::load(SPEC_KEY).or_else(default_spec).unwrap_or_default());
-    let form = RwSignal::new(Form {
-        size: storage::load(SIZE_KEY).unwrap_or_else(|| "56".into()),
-        train_images: "2000".into(),
-        test_images: "1000".into(),
-        epochs: "1".into(),
-        batch_size: "32".into(),
-        learning_rate: "0.01".into(),
-    });
+    let stored_form = storage::load(FORM_KEY).and_then(|json| serde_json::from_str::<Form>(&json).ok());
+    let form = RwSignal::new(stored_form.unwrap_or_default());
     let spec = Memo::new(move |_| spec_text.with(|t| spec_text::parse(t)));
     let analysis = Memo::new(move |_| form.with(|f| spec.with(|s| analyze(s, &f.size))));
     Effect::new(move |_| spec_text.with(|t| storage::save(SPEC_KEY, t)));
-    Effect::new(move |_| form.with(|f| storage::save(SIZE_KEY, &f.size)));
+    Effect::new(move |_| form.with(|f| storage::save(FORM_KEY, &serde_json::to_string(f).unwrap_or_default())));
     let on_preset = Callback::new(move |size: usize| form.update(|f| f.size = size.to_string()));
     let batch = Signal::derive(move || form.with(|f| f.batch_size.clone()));
     let webgpu = has_webgpu();
@@ -161,6 +112,7 @@ pub fn App() -> impl IntoView {
     let loss = RwSignal::new(None::<f32>);
     let accuracy = RwSignal::new(None::<f32>);
     let speed = RwSignal::new(None::<f64>);
+    let learning_rate = RwSignal::new(None::<f64>);
     let run_params = RwSignal::new(None::<usize>);
     let curve = RwSignal::new(Vec::<f32>::new());
     let epochs = RwSignal::new(Vec::<EpochStats>::new());
@@ -203,8 +155,9 @@ pub fn App() -> impl IntoView {
                 run_params.set(Some(params));
                 status.set(format!("Training: {steps_per_epoch} steps per epoch…"))
             }
-            Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec } => {
+            Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec, learning_rate: lr } => {
                 status.set(format!("Epoch {epoch}: step {step} of {steps}"));
+                learning_rate.set(Some(lr));
                 loss.set(Some(l));
                 accuracy.set(Some(a));
                 speed.set(Some(examples_per_sec));
@@ -306,6 +259,7 @@ pub fn App() -> impl IntoView {
         loss.set(None);
         accuracy.set(None);
         speed.set(None);
+        learning_rate.set(None);
         curve.set(Vec::new());
         epochs.set(Vec::new());
         run_params.set(None);
@@ -336,26 +290,16 @@ pub fn App() -> impl IntoView {
         }
     };
 
-    let field = move |id: &'static str, label: &'static str, get: fn(&Form) -> String, set: fn(&mut Form, String)| {
-        view! {
-            <label>{label}
-                <input id=id prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
-            </label>
-        }
-    };
-
     view! {
         <h1>"CNN playground"</h1>
         <p class="lede">"The networks of d2l's “Modern CNNs” chapter: read their layers, change them, and train them on the real Fashion-MNIST, in your browser, on your GPU through WebGPU."</p>
         <ModelView spec_text analysis batch on_preset />
         <h2>"Training"</h2>
         <form class="controls" on:submit=move |ev| { ev.prevent_default(); start(); }>
-            {field("size", "Image size (pixels)", |f| f.size.clone(), |f, v| f.size = v)}
-            {field("train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
-            {field("test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
-            {field("epochs", "Epochs", |f| f.epochs.clone(), |f, v| f.epochs = v)}
-            {field("batch-size", "Batch size", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
-            {field("learning-rate", "Learning rate", |f| f.learning_rate.clone(), |f, v| f.learning_rate = v)}
+            {field(form, "size", "Image size (pixels)", |f| f.size.clone(), |f, v| f.size = v)}
+            {field(form, "train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
+            {field(form, "test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
+            <RecipeFields form spec />
             <label>"Backend"
                 <select id="backend-choice" on:change=move |ev| backend_choice.set(event_target_value(&ev))>
                     <option value="auto" selected=true>"Auto"</option>
@@ -376,6 +320,7 @@ pub fn App() -> impl IntoView {
             <div><span class="k">"Parameters"</span><span class="v" id="run-params">{move || run_params.get().map_or("–".into(), |p| thousands(p as u64))}</span></div>
             <div><span class="k">"Loss"</span><span class="v" id="loss">{move || loss.get().map_or("–".into(), |l| format!("{l:.4}"))}</span></div>
             <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>
+            <div><span class="k">"Learning rate"</span><span class="v" id="learning-rate-now">{move || learning_rate.get().map_or("–".into(), |r| format!("{r:.5}"))}</span></div>
             <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>
         </div>
         <LossCurve points=curve />

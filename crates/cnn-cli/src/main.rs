@@ -2,6 +2,7 @@
 //! CPU; `summary` and `compare` print the layer tables the page shows.
 
 mod table;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,8 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use cnn_data::{Dataset, Split};
 use cnn_models::{InputSpec, ModelSpec, Preset};
-use cnn_train::bench::{Trial, choose, measure};
-use cnn_train::{Backend, BackendKind, Cancel, Event, TrainSpec, train};
+use cnn_train::bench::{Trial, measure};
+use cnn_train::{Backend, BackendKind};
 
 #[derive(Parser)]
 #[command(name = "cnn", about = "Train the playground's CNNs on Fashion-MNIST from the command line")]
@@ -21,8 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a preset and print a table per epoch.
-    Train(TrainArgs),
+    /// Train a preset with a recipe (the book's by default) and print a table per epoch.
+    Train(train::TrainArgs),
     /// Print a model's layer table: output shapes, parameters, MACs, activation memory.
     Summary(SummaryArgs),
     /// Print two models' totals side by side, with their ratio.
@@ -108,35 +109,6 @@ struct BenchArgs {
     data: PathBuf,
 }
 
-#[derive(Parser)]
-struct TrainArgs {
-    /// A preset name (see `cnn presets`) or a JSON spec file.
-    #[arg(long, default_value = "vgg11-r4")]
-    model: String,
-    /// Images are resized to SIZE x SIZE pixels.
-    #[arg(long, default_value_t = 56)]
-    size: usize,
-    #[arg(long, default_value_t = 1)]
-    epochs: usize,
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: BackendArg,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 0.01)]
-    lr: f64,
-    /// How many training images to use (the first N of 60,000).
-    #[arg(long, default_value_t = 60_000)]
-    train_images: usize,
-    /// How many test images to measure on (the first N of 10,000).
-    #[arg(long, default_value_t = 10_000)]
-    test_images: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Folder with Debian's Fashion-MNIST `.gz` files.
-    #[arg(long, default_value = "public/data/fashion-mnist")]
-    data: PathBuf,
-}
-
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Presets => {
@@ -145,7 +117,7 @@ fn main() -> ExitCode {
         }
         Command::Summary(args) => summary(args),
         Command::Compare(args) => compare(args),
-        Command::Train(args) => pollster::block_on(run(args)),
+        Command::Train(args) => pollster::block_on(train::run(args)),
         Command::Bench(args) => pollster::block_on(bench(args)),
         Command::Spec { model } => load_model(&model).and_then(|(spec, _)| {
             println!("{}", serde_json::to_string(&spec).map_err(|e| e.to_string())?);
@@ -242,47 +214,5 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
             }
         }
     }
-    Ok(())
-}
-
-async fn run(args: TrainArgs) -> Result<(), String> {
-    let (model, _) = load_model(&args.model)?;
-    let spec = TrainSpec {
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        epochs: args.epochs,
-        seed: args.seed,
-        ..TrainSpec::new(model, args.size)
-    };
-    let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(args.train_images);
-    let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
-    let backend = match args.backend {
-        BackendArg::Auto => {
-            let (backend, why) =
-                choose(&spec.model, spec.image_size, spec.batch_size, &train_set).await.map_err(|e| e.to_string())?;
-            println!("{why}");
-            backend
-        }
-        kind => Backend::open(backend_kind(kind)).await.map_err(|e| e.to_string())?,
-    };
-    println!("backend: {}", backend.label);
-    let mut last_print = 0;
-    train(&spec, &train_set, &test_set, &backend, &Cancel::default(), |event| match event {
-        Event::Started { params, train_images, test_images, steps_per_epoch } => {
-            println!("{}: {params} parameters; {train_images} training and {test_images} test images at {} px, {steps_per_epoch} steps per epoch", args.model, args.size);
-            println!("{:>5} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8}", "epoch", "train loss", "train acc", "test loss", "test acc", "examples/s", "seconds");
-        }
-        Event::Step { epoch, step, steps, loss, examples_per_sec, .. } if step == steps || step >= last_print + 50 => {
-            last_print = if step == steps { 0 } else { step };
-            eprintln!("  epoch {epoch} step {step}/{steps}: loss {loss:.4}, {examples_per_sec:.1} examples/s");
-        }
-        Event::Epoch(s) => println!(
-            "{:>5} {:>10.4} {:>9.3} {:>9.4} {:>8.3} {:>10.1} {:>8.1}",
-            s.epoch, s.train_loss, s.train_accuracy, s.test_loss, s.test_accuracy, s.examples_per_sec, s.seconds
-        ),
-        _ => {}
-    })
-    .await
-    .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -7,7 +7,9 @@ use cnn_models::{InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::{Backend, BackendKind, TrainError, Trainer};
+use crate::{Backend, BackendKind, TrainError, TrainSpec, Trainer};
+
+const LEARNING_RATE: f64 = 0.01;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Speed {
@@ -47,13 +49,14 @@ pub async fn measure(model: &ModelSpec, trial: Trial, data: &Dataset, backend: &
             plan.batch(data, &indices)
         })
         .collect();
-    let mut trainer = Trainer::new(model, input, &backend.device, 0.01)?;
+    // The book's plain SGD: what the benchmark's peers run.
+    let mut trainer = Trainer::new(&TrainSpec::new(model.clone(), trial.image_size), &backend.device)?;
     for batch in &batches[..trial.warmup] {
-        trainer.step(batch).await?;
+        trainer.step(batch, LEARNING_RATE).await?;
     }
     let started = Instant::now();
     for batch in &batches[trial.warmup..] {
-        trainer.step(batch).await?;
+        trainer.step(batch, LEARNING_RATE).await?;
         crate::yield_now().await;
     }
     let seconds = started.elapsed().as_secs_f64();

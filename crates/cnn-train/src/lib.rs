@@ -3,15 +3,18 @@
 //! - [`backend`]: opening a device and naming it for the user;
 //! - [`trainer`]: one SGD step and one evaluation pass, read back asynchronously (a synchronous
 //!   read panics on WebGPU in the browser);
+//! - [`recipe`]: optimisers, learning-rate schedules and the named recipes;
 //! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation;
 //! - [`bench`]: the speed of training steps after a warm-up.
 
 pub mod backend;
 pub mod bench;
+pub mod recipe;
 pub mod run;
 pub mod trainer;
 
 pub use backend::{Backend, BackendKind, Capacity};
+pub use recipe::{Optimizer, Recipe, Schedule};
 pub use run::{Cancel, EpochStats, Event, TrainSpec, train};
 pub use trainer::{StepStats, Trainer};
 
@@ -27,8 +30,32 @@ pub enum TrainError {
     Device(String),
     #[error("there are no {0} images to work with: choose at least one")]
     NoData(&'static str),
+    #[error("{}", diverged(*.loss, *.epoch, *.step, *.learning_rate))]
+    Diverged { loss: f32, epoch: usize, step: usize, learning_rate: f64 },
     #[error("{what} must be {rule}, got {value}")]
     Setting { what: &'static str, rule: &'static str, value: String },
+}
+
+fn diverged(loss: f32, epoch: usize, step: usize, learning_rate: f64) -> String {
+    let what = if loss.is_nan() {
+        "became NaN".to_string()
+    } else if loss.is_infinite() {
+        "became infinite".to_string()
+    } else {
+        format!("exploded to {loss:.1}")
+    };
+    format!(
+        "the run diverged: the loss {what} at step {step} of epoch {epoch}, at learning rate {}; \
+         try a lower learning rate (for example {}), a warm-up, or a network with batch normalization",
+        short(learning_rate),
+        short(learning_rate / 10.0)
+    )
+}
+
+/// A rate as a person writes it: 0.005, not 0.005000000000000001.
+fn short(value: f64) -> String {
+    let text = format!("{value:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Gives the browser's event loop a turn, so the page repaints and takes clicks between steps.

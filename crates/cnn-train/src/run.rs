@@ -1,11 +1,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cnn_data::{BatchPlan, Dataset};
+use cnn_data::{Augment, BatchPlan, Dataset};
 use cnn_models::{Analysis, InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use crate::recipe::{Optimizer, Schedule};
 use crate::{Backend, TrainError, Trainer, yield_now};
 
 /// The most bytes a run spends on copies of its images resized once (see [`Dataset::resized`]);
@@ -15,20 +16,51 @@ const RESIZED_BUDGET: usize = 512 << 20;
 #[cfg(not(target_arch = "wasm32"))]
 const RESIZED_BUDGET: usize = 4 << 30;
 
-/// Everything that decides a run, so that a run can be repeated exactly.
+/// Everything that decides a run, so that a run can be repeated exactly. The recipe's fields may
+/// be left out of the JSON: they default to the book's plain SGD at a constant rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
     pub model: ModelSpec,
     pub image_size: usize,
     pub batch_size: usize,
+    /// The peak rate; the schedule and the warm-up scale it at every step.
     pub learning_rate: f64,
     pub epochs: usize,
     pub seed: u64,
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Epochs (a fraction is fine) over which the rate climbs linearly to `learning_rate`.
+    #[serde(default)]
+    pub warmup_epochs: f64,
+    #[serde(default)]
+    pub augment: Augment,
+    #[serde(default)]
+    pub label_smoothing: f64,
 }
+
+/// A loss above this stopped meaning anything (chance on 10 classes is 2.3): the run diverged.
+const EXPLODED_LOSS: f32 = 50.0;
 
 impl TrainSpec {
     pub fn new(model: ModelSpec, image_size: usize) -> Self {
-        Self { model, image_size, batch_size: 32, learning_rate: 0.01, epochs: 1, seed: 0 }
+        Self {
+            model,
+            image_size,
+            batch_size: 32,
+            learning_rate: 0.01,
+            epochs: 1,
+            seed: 0,
+            optimizer: Optimizer::default(),
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0.0,
+            augment: Augment::default(),
+            label_smoothing: 0.0,
+        }
     }
 
     fn check(&self) -> Result<Analysis, TrainError> {
@@ -39,6 +71,7 @@ impl TrainSpec {
         if self.epochs == 0 {
             return Err(setting("the number of epochs", self.epochs));
         }
+        self.check_recipe()?;
         Ok(self.model.analyze(InputSpec::fashion_mnist(self.image_size))?)
     }
 }
@@ -85,6 +118,8 @@ pub enum Event {
         loss: f32,
         accuracy: f32,
         examples_per_sec: f64,
+        /// The rate this step trained with, as the schedule set it.
+        learning_rate: f64,
     },
     Evaluating {
         epoch: usize,
@@ -117,7 +152,7 @@ pub async fn train(
     let test_resized = test.resized(spec.image_size, RESIZED_BUDGET - spent);
     let (train, test) = (train_resized.as_ref().unwrap_or(train), test_resized.as_ref().unwrap_or(test));
     device.seed(spec.seed);
-    let mut trainer = Trainer::new(&spec.model, InputSpec::fashion_mnist(spec.image_size), device, spec.learning_rate)?;
+    let mut trainer = Trainer::new(spec, device)?;
     let steps = train.len().div_ceil(spec.batch_size);
     on_event(Event::Started {
         params: trainer.num_params(),
@@ -135,7 +170,16 @@ pub async fn train(
                 on_event(Event::Cancelled);
                 return Ok(history);
             }
-            let stats = trainer.step(&plan.batch(train, indices)).await?;
+            let at = (epoch - 1) * steps + step;
+            let learning_rate = spec.learning_rate_at(at, steps);
+            let mut batch = plan.batch(train, indices);
+            // Seeded by the run's seed and the step alone, so that a run resumed at any epoch
+            // sees the same crops and flips as one that never stopped.
+            spec.augment.apply(&mut batch, spec.seed ^ (at as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            let stats = trainer.step(&batch, learning_rate).await?;
+            if !stats.loss.is_finite() || stats.loss > EXPLODED_LOSS {
+                return Err(TrainError::Diverged { loss: stats.loss, epoch, step: step + 1, learning_rate });
+            }
             loss_sum += f64::from(stats.loss) * stats.examples as f64;
             correct += stats.correct;
             seen += stats.examples;
@@ -146,6 +190,7 @@ pub async fn train(
                 loss: (loss_sum / seen as f64) as f32,
                 accuracy: correct as f32 / seen as f32,
                 examples_per_sec: seen as f64 / started.elapsed().as_secs_f64(),
+                learning_rate,
             });
             yield_now().await;
         }

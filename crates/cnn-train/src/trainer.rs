@@ -1,10 +1,10 @@
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use cnn_data::Batch;
-use cnn_models::{InputSpec, Model, ModelSpec};
+use cnn_models::{InputSpec, Model};
 
-use crate::TrainError;
+use crate::{TrainError, TrainSpec};
 
 /// Loss and accuracy of one batch (a mean over its examples).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,30 +14,28 @@ pub struct StepStats {
     pub examples: usize,
 }
 
-/// A model with its SGD optimiser on one device.
+/// A model with its optimiser on one device.
 pub struct Trainer {
     model: Option<Model>,
     optim: ModuleOptimizer,
+    /// With the recipe's label smoothing; evaluation measures the plain cross-entropy, so that
+    /// test losses compare across recipes.
+    train_loss: CrossEntropyLoss,
     loss: CrossEntropyLoss,
     device: Device,
-    learning_rate: f64,
 }
 
 impl Trainer {
-    pub fn new(spec: &ModelSpec, input: InputSpec, device: &Device, learning_rate: f64) -> Result<Self, TrainError> {
-        if !(learning_rate.is_finite() && learning_rate > 0.0) {
-            return Err(TrainError::Setting {
-                what: "the learning rate",
-                rule: "a positive number",
-                value: learning_rate.to_string(),
-            });
-        }
+    /// The model of `spec` with fresh weights (from the device's seed) and `spec`'s optimiser.
+    pub fn new(spec: &TrainSpec, device: &Device) -> Result<Self, TrainError> {
+        spec.check_recipe()?;
+        let smoothing = (spec.label_smoothing > 0.0).then_some(spec.label_smoothing as f32);
         Ok(Self {
-            model: Some(spec.init(input, device)?),
-            optim: SgdConfig::new().init(),
+            model: Some(spec.model.init(InputSpec::fashion_mnist(spec.image_size), device)?),
+            optim: spec.optimizer.init(spec.weight_decay),
+            train_loss: CrossEntropyLossConfig::new().with_smoothing(smoothing).init(device),
             loss: CrossEntropyLossConfig::new().init(device),
             device: device.clone(),
-            learning_rate,
         })
     }
 
@@ -46,16 +44,17 @@ impl Trainer {
         self.model.as_ref().map_or(0, Model::learnable_params)
     }
 
-    /// One SGD step on `batch`; the loss and accuracy are those before the update.
-    pub async fn step(&mut self, batch: &Batch) -> Result<StepStats, TrainError> {
+    /// One optimiser step on `batch` at `learning_rate`; the loss and accuracy are those before
+    /// the update.
+    pub async fn step(&mut self, batch: &Batch, learning_rate: f64) -> Result<StepStats, TrainError> {
         let model = self.model.take().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?;
         let (images, labels) = tensors(batch, &self.device);
         let logits = model.forward(images);
-        let loss = self.loss.forward(logits.clone(), labels.clone());
+        let loss = self.train_loss.forward(logits.clone(), labels.clone());
         let correct = logits.argmax(1).squeeze_dim::<1>(1).equal(labels).int().sum().float();
         let summary = Tensor::cat(vec![loss.clone().detach(), correct.detach()], 0);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optim.step(self.learning_rate, model, grads));
+        self.model = Some(self.optim.step(learning_rate, model, grads));
         read_summary(summary, batch.len()).await
     }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use cnn_data::{Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
-use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, TrainError, TrainSpec, train};
+use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, Optimizer, TrainError, TrainSpec, train};
 
 fn load(split: Split, n: usize) -> Dataset {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public/data/fashion-mnist");
@@ -91,4 +91,51 @@ fn cancel_stops_the_measurement_on_test_images() {
     .unwrap();
     assert!(history.is_empty(), "no epoch is reported when its measurement was cancelled");
     assert!(matches!(events[..], [.., Event::Evaluating { epoch: 1 }, Event::Cancelled]), "{events:?}");
+}
+
+/// The mean training loss over the last of `epochs` epochs of the small VGG with `optimizer`.
+fn last_train_loss(optimizer: Optimizer, epochs: usize) -> f32 {
+    let spec = TrainSpec {
+        batch_size: 32,
+        learning_rate: 0.01,
+        epochs,
+        seed: 9,
+        optimizer,
+        ..TrainSpec::new(small_vgg(), 28)
+    };
+    let history =
+        train_on_cpu(&spec, (&load(Split::Train, 640), &load(Split::Test, 64)), &Cancel::default(), |_| {}).unwrap();
+    history.last().unwrap().train_loss
+}
+
+#[test]
+fn momentum_reaches_a_lower_loss_than_plain_sgd_in_the_same_steps() {
+    let plain = last_train_loss(Optimizer::default(), 3);
+    let momentum = last_train_loss(Optimizer::Sgd { momentum: 0.9, nesterov: false }, 3);
+    eprintln!("third epoch's training loss: plain SGD {plain}, momentum {momentum}");
+    assert!(momentum < 0.8 * plain, "plain SGD {plain}, momentum {momentum}");
+}
+
+#[test]
+fn a_diverging_run_stops_at_once_with_a_sentence_and_keeps_what_it_recorded() {
+    // A rate far too high: the loss leaves any meaningful range within a few steps.
+    let spec = TrainSpec { batch_size: 16, learning_rate: 1e4, epochs: 3, ..TrainSpec::new(small_vgg(), 28) };
+    let mut steps = Vec::new();
+    let err = train_on_cpu(&spec, (&load(Split::Train, 320), &load(Split::Test, 32)), &Cancel::default(), |e| {
+        if let Event::Step { step, loss, learning_rate, .. } = e {
+            steps.push((step, loss, learning_rate));
+        }
+    })
+    .unwrap_err();
+    let TrainError::Diverged { epoch: 1, step, .. } = err else { panic!("{err}") };
+    assert_eq!(steps.len(), step - 1, "every step before the bad one was reported: {steps:?}");
+    assert!(steps.iter().all(|&(_, loss, lr)| loss.is_finite() && lr == 1e4), "{steps:?}");
+    let sentence = err.to_string();
+    assert!(sentence.starts_with("the run diverged: the loss "), "{sentence}");
+    assert!(
+        sentence.contains(&format!(
+            "at step {step} of epoch 1, at learning rate 10000; try a lower learning rate (for example 1000)"
+        )),
+        "{sentence}"
+    );
 }

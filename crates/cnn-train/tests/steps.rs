@@ -1,33 +1,50 @@
 //! Training steps on real Fashion-MNIST images lower the loss on every backend: natively on the
 //! CPU, and in headless Chromium (wasm-bindgen-test) on WebGPU and on the CPU. First a VGG on
-//! held-out images, then every family of the chapter, through its own code path at widths small
+//! held-out images with each optimiser, then every family of the chapter, through its own code path at widths small
 //! enough for a software GPU. One file, so one test binary per target: each links burn anew
 //! (about ten minutes on two cores).
 
 use cnn_data::{BatchPlan, Dataset, Split};
-use cnn_models::{InputSpec, ModelSpec, VggSpec};
-use cnn_train::{Backend, BackendKind, Trainer};
+use cnn_models::{ModelSpec, VggSpec};
+use cnn_train::{Backend, BackendKind, Optimizer, TrainSpec, Trainer};
 
 // Compiled in, so the browser test needs no server; it still goes through gzip and the IDX reader.
 static IMAGES: &[u8] = include_bytes!("../../../public/data/fashion-mnist/t10k-images-idx3-ubyte.gz");
 static LABELS: &[u8] = include_bytes!("../../../public/data/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
-async fn twenty_steps_lower_the_held_out_loss(kind: BackendKind) {
+/// Twenty steps of a tiny VGG with `optimizer` at `lr` must lower the loss on held-out images.
+async fn twenty_steps_lower_the_held_out_loss(kind: BackendKind, optimizer: Optimizer, lr: f64) {
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(320);
     let backend = Backend::open(kind).await.unwrap();
+    backend.device.seed(7);
     let tiny = ModelSpec::Vgg(VggSpec { arch: vec![(1, 8), (1, 16)], head_width: 64, dropout: 0.0 });
-    let mut trainer = Trainer::new(&tiny, InputSpec::fashion_mnist(28), &backend.device, 0.05).unwrap();
+    let spec = TrainSpec { learning_rate: lr, optimizer, ..TrainSpec::new(tiny, 28) };
+    let mut trainer = Trainer::new(&spec, &backend.device).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: 28, seed: 3 };
     let held_out: Vec<usize> = (0..160).collect();
     let before = trainer.evaluate([plan.batch(&data, &held_out)]).await.unwrap();
     let order = plan.shuffled(data.len(), 0);
     for indices in plan.chunks(&order).iter().take(20) {
-        trainer.step(&plan.batch(&data, indices)).await.unwrap();
+        trainer.step(&plan.batch(&data, indices), lr).await.unwrap();
     }
     let after = trainer.evaluate([plan.batch(&data, &held_out)]).await.unwrap();
-    let message = format!("{}: loss {} -> {} over 20 steps", backend.label, before.loss, after.loss);
+    let message = format!("{} with {optimizer:?}: loss {} -> {} over 20 steps", backend.label, before.loss, after.loss);
     assert!(after.loss < 0.9 * before.loss, "{message}");
     report(&message);
+}
+
+/// Every optimiser the page offers, at a rate that suits it.
+async fn every_optimiser_trains(kind: BackendKind) {
+    let optimisers = [
+        (Optimizer::default(), 0.05),
+        (Optimizer::Sgd { momentum: 0.9, nesterov: false }, 0.01),
+        (Optimizer::Sgd { momentum: 0.9, nesterov: true }, 0.01),
+        (Optimizer::adam(), 0.002),
+        (Optimizer::adamw(), 0.002),
+    ];
+    for (optimizer, lr) in optimisers {
+        twenty_steps_lower_the_held_out_loss(kind, optimizer, lr).await;
+    }
 }
 
 const SIZE: usize = 28;
@@ -87,7 +104,8 @@ async fn trains(family: &str, kind: BackendKind) {
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(images);
     let backend = Backend::open(kind).await.unwrap();
     backend.device.seed(11);
-    let mut trainer = Trainer::new(&spec, InputSpec::fashion_mnist(SIZE), &backend.device, lr).unwrap();
+    let mut trainer =
+        Trainer::new(&TrainSpec { learning_rate: lr, ..TrainSpec::new(spec, SIZE) }, &backend.device).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: SIZE, seed: 5 };
     let mut pass_loss = Vec::new();
     for pass in 0..passes {
@@ -95,7 +113,7 @@ async fn trains(family: &str, kind: BackendKind) {
         let mut sum = 0.0;
         let chunks = plan.chunks(&order);
         for indices in &chunks {
-            sum += trainer.step(&plan.batch(&data, indices)).await.unwrap().loss;
+            sum += trainer.step(&plan.batch(&data, indices), lr).await.unwrap().loss;
         }
         pass_loss.push(sum / chunks.len() as f32);
     }
@@ -111,8 +129,8 @@ macro_rules! families {
         #[cfg(not(target_arch = "wasm32"))]
         mod cpu {
             #[test]
-            fn held_out_vgg() {
-                pollster::block_on(super::twenty_steps_lower_the_held_out_loss(cnn_train::BackendKind::Cpu));
+            fn every_optimiser() {
+                pollster::block_on(super::every_optimiser_trains(cnn_train::BackendKind::Cpu));
             }
 
             $(#[test]
@@ -126,10 +144,10 @@ macro_rules! families {
             use wasm_bindgen_test::wasm_bindgen_test;
 
             #[wasm_bindgen_test]
-            async fn held_out_vgg() {
+            async fn every_optimiser() {
                 let label = cnn_train::Backend::open(cnn_train::BackendKind::Wgpu).await.unwrap().label;
                 assert!(label.starts_with("WebGPU"), "the browser's wgpu should run on WebGPU, got {label}");
-                super::twenty_steps_lower_the_held_out_loss(cnn_train::BackendKind::Wgpu).await;
+                super::every_optimiser_trains(cnn_train::BackendKind::Wgpu).await;
             }
 
             $(#[wasm_bindgen_test]
@@ -143,8 +161,8 @@ macro_rules! families {
             use wasm_bindgen_test::wasm_bindgen_test;
 
             #[wasm_bindgen_test]
-            async fn held_out_vgg() {
-                super::twenty_steps_lower_the_held_out_loss(cnn_train::BackendKind::Cpu).await;
+            async fn every_optimiser() {
+                super::every_optimiser_trains(cnn_train::BackendKind::Cpu).await;
             }
 
             $(#[wasm_bindgen_test]

@@ -1,0 +1,231 @@
+//! The training form: what the learner typed (kept across reloads), the recipes that fill it in,
+//! and its parsing into a run's settings or a sentence saying what is wrong.
+
+use cnn_data::Augment;
+use cnn_models::{Analysis, ModelSpec, PRESETS};
+use cnn_train::{Optimizer, Recipe, Schedule, TrainSpec};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the form holds, as typed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Form {
+    pub size: String,
+    pub train_images: String,
+    pub test_images: String,
+    pub epochs: String,
+    pub batch_size: String,
+    pub learning_rate: String,
+    /// `sgd`, `momentum`, `nesterov`, `adam` or `adamw`.
+    pub optimizer: String,
+    pub momentum: String,
+    pub weight_decay: String,
+    /// `constant`, `step` or `cosine`.
+    pub schedule: String,
+    pub warmup: String,
+    pub crop_padding: String,
+    pub flip: bool,
+    pub label_smoothing: String,
+}
+
+/// The page's first run: the settings a newcomer gets, chosen to learn visibly within a couple of
+/// minutes on a two-core CPU (see the README's figures).
+pub const FIRST_MODEL: &str = "resnet-small";
+pub const FIRST_SIZE: usize = 28;
+const FIRST_TRAIN_IMAGES: usize = 10_000;
+const FIRST_TEST_IMAGES: usize = 2_000;
+
+impl Default for Form {
+    fn default() -> Self {
+        let model = ModelSpec::preset(FIRST_MODEL).unwrap_or_else(|| PRESETS[0].spec());
+        let mut form = Form::from_spec(&Recipe::Quick.apply(TrainSpec::new(model, FIRST_SIZE), 0.05));
+        form.train_images = FIRST_TRAIN_IMAGES.to_string();
+        form.test_images = FIRST_TEST_IMAGES.to_string();
+        form
+    }
+}
+
+fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, String> {
+    text.trim().parse().map_err(|_| format!("{what} must be a number, got {text:?}"))
+}
+
+impl Form {
+    /// The fields of a run's settings (the image counts stay as they are).
+    fn from_spec(spec: &TrainSpec) -> Self {
+        let (optimizer, momentum) = match spec.optimizer {
+            Optimizer::Sgd { momentum: 0.0, .. } => ("sgd", 0.9),
+            Optimizer::Sgd { momentum, nesterov: false } => ("momentum", momentum),
+            Optimizer::Sgd { momentum, nesterov: true } => ("nesterov", momentum),
+            Optimizer::Adam { .. } => ("adam", 0.9),
+            Optimizer::AdamW { .. } => ("adamw", 0.9),
+        };
+        let schedule = match spec.schedule {
+            Schedule::Constant => "constant",
+            Schedule::Step { .. } => "step",
+            Schedule::Cosine => "cosine",
+        };
+        Form {
+            size: spec.image_size.to_string(),
+            train_images: "60000".into(),
+            test_images: "10000".into(),
+            epochs: spec.epochs.to_string(),
+            batch_size: spec.batch_size.to_string(),
+            learning_rate: spec.learning_rate.to_string(),
+            optimizer: optimizer.into(),
+            momentum: momentum.to_string(),
+            weight_decay: spec.weight_decay.to_string(),
+            schedule: schedule.into(),
+            warmup: spec.warmup_epochs.to_string(),
+            crop_padding: spec.augment.crop_padding.to_string(),
+            flip: spec.augment.flip,
+            label_smoothing: spec.label_smoothing.to_string(),
+        }
+    }
+
+    /// This form with `recipe`'s settings for `model` at the form's image size; the image counts
+    /// stay. The book's rate is the preset's whose layers `model` has, else VGG's.
+    pub fn with_recipe(&self, recipe: Recipe, model: Option<&ModelSpec>) -> Self {
+        let size = self.size.trim().parse().unwrap_or(FIRST_SIZE);
+        let preset = model.and_then(|m| PRESETS.iter().find(|p| p.spec() == *m));
+        let lr = preset.map_or(0.05, |p| p.d2l_lr);
+        let model = model.cloned().unwrap_or_else(|| PRESETS[0].spec());
+        let spec = recipe.apply(TrainSpec::new(model, size), lr);
+        Form {
+            train_images: self.train_images.clone(),
+            test_images: self.test_images.clone(),
+            ..Form::from_spec(&spec)
+        }
+    }
+
+    /// The run the form describes, with the numbers of training and test images, or the first
+    /// thing wrong with it as a sentence.
+    pub fn parse(
+        &self,
+        model: Result<ModelSpec, String>,
+        analysis: Result<Analysis, String>,
+        (train_len, test_len): (usize, usize),
+    ) -> Result<(TrainSpec, usize, usize), String> {
+        let model = model?;
+        let size: usize = number("the image size", &self.size)?;
+        let images: usize = number("the number of training images", &self.train_images)?;
+        if images == 0 || images > train_len {
+            return Err(format!("the number of training images must be between 1 and {train_len}, got {images}"));
+        }
+        let test_images: usize = number("the number of test images", &self.test_images)?;
+        if test_images == 0 || test_images > test_len {
+            return Err(format!("the number of test images must be between 1 and {test_len}, got {test_images}"));
+        }
+        let momentum = || number("the momentum", &self.momentum);
+        let optimizer = match self.optimizer.as_str() {
+            "momentum" => Optimizer::Sgd { momentum: momentum()?, nesterov: false },
+            "nesterov" => Optimizer::Sgd { momentum: momentum()?, nesterov: true },
+            "adam" => Optimizer::adam(),
+            "adamw" => Optimizer::adamw(),
+            _ => Optimizer::default(),
+        };
+        let schedule = match self.schedule.as_str() {
+            // The form offers the common step schedule: a tenth of the rate every 3 epochs.
+            "step" => Schedule::Step { every: 3, gamma: 0.1 },
+            "cosine" => Schedule::Cosine,
+            _ => Schedule::Constant,
+        };
+        let spec = TrainSpec {
+            epochs: number("the number of epochs", &self.epochs)?,
+            batch_size: number("the batch size", &self.batch_size)?,
+            learning_rate: number("the learning rate", &self.learning_rate)?,
+            optimizer,
+            weight_decay: number("the weight decay", &self.weight_decay)?,
+            schedule,
+            warmup_epochs: number("the warm-up", &self.warmup)?,
+            augment: Augment { crop_padding: number("the crop padding", &self.crop_padding)?, flip: self.flip },
+            label_smoothing: number("the label smoothing", &self.label_smoothing)?,
+            ..TrainSpec::new(model, size)
+        };
+        // The model view's table of this spec at this size: an error there refuses the run.
+        analysis?;
+        Ok((spec, images, test_images))
+    }
+}
+
+/// A labelled text field bound to one of the form's strings.
+pub fn field(
+    form: RwSignal<Form>,
+    id: &'static str,
+    label: &'static str,
+    get: fn(&Form) -> String,
+    set: fn(&mut Form, String),
+) -> impl IntoView {
+    view! {
+        <label>{label}
+            <input id=id prop:value=move || form.with(get) on:input=move |ev| form.update(|f| set(f, event_target_value(&ev))) />
+        </label>
+    }
+}
+
+/// A labelled select bound to one of the form's strings.
+fn choice(
+    form: RwSignal<Form>,
+    id: &'static str,
+    label: &'static str,
+    options: &'static [(&'static str, &'static str)],
+    get: fn(&Form) -> String,
+    set: fn(&mut Form, String),
+) -> impl IntoView {
+    view! {
+        <label>{label}
+            <select id=id prop:value=move || form.with(get) on:change=move |ev| form.update(|f| set(f, event_target_value(&ev)))>
+                {options.iter().map(|&(value, text)| view! { <option value=value selected=move || form.with(get) == value>{text}</option> }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// The recipes the form offers, by the value of their option.
+const RECIPES: [(&str, Recipe); 3] = [("quick", Recipe::Quick), ("d2l", Recipe::D2l), ("modern", Recipe::Modern)];
+
+/// How the run learns: a recipe to start from, then each of its settings. The recipe select shows
+/// the recipe the form equals, or "your settings" once the learner changed one.
+#[component]
+pub fn RecipeFields(form: RwSignal<Form>, spec: Memo<Result<ModelSpec, String>>) -> impl IntoView {
+    let apply = move |value: String| {
+        let Some(&(_, recipe)) = RECIPES.iter().find(|(v, _)| *v == value) else { return };
+        let model = spec.get_untracked().ok();
+        form.update(|f| *f = f.with_recipe(recipe, model.as_ref()));
+    };
+    let current = move || {
+        let model = spec.with(|s| s.as_ref().ok().cloned());
+        form.with(|f| RECIPES.iter().find(|(_, r)| f.with_recipe(*r, model.as_ref()) == *f).map_or("", |(v, _)| *v))
+    };
+    view! {
+        <fieldset class="recipe">
+            <legend>"Recipe"</legend>
+            <label>"Start from"
+                <select id="recipe" prop:value=current on:change=move |ev| apply(event_target_value(&ev))>
+                    <option value="" selected=move || current().is_empty()>"(your settings)"</option>
+                    <option value="quick" selected=move || current() == "quick">"Quick: Adam, 3 epochs"</option>
+                    <option value="d2l" selected=move || current() == "d2l">"d2l's: plain SGD, 10 epochs"</option>
+                    <option value="modern" selected=move || current() == "modern">"Modern: momentum, cosine, crops, flips"</option>
+                </select>
+            </label>
+            {choice(form, "optimizer", "Optimizer", &[("sgd", "SGD"), ("momentum", "SGD + momentum"), ("nesterov", "SGD + Nesterov"), ("adam", "Adam"), ("adamw", "AdamW")], |f| f.optimizer.clone(), |f, v| f.optimizer = v)}
+            {field(form, "learning-rate", "Learning rate", |f| f.learning_rate.clone(), |f, v| f.learning_rate = v)}
+            <label>"Momentum"
+                <input id="momentum" prop:value=move || form.with(|f| f.momentum.clone())
+                    disabled=move || form.with(|f| !matches!(f.optimizer.as_str(), "momentum" | "nesterov"))
+                    on:input=move |ev| form.update(|f| f.momentum = event_target_value(&ev)) />
+            </label>
+            {field(form, "weight-decay", "Weight decay", |f| f.weight_decay.clone(), |f, v| f.weight_decay = v)}
+            {choice(form, "schedule", "Schedule", &[("constant", "Constant"), ("step", "Step (÷10 every 3 epochs)"), ("cosine", "Cosine")], |f| f.schedule.clone(), |f, v| f.schedule = v)}
+            {field(form, "warmup", "Warm-up (epochs)", |f| f.warmup.clone(), |f, v| f.warmup = v)}
+            {field(form, "epochs", "Epochs", |f| f.epochs.clone(), |f, v| f.epochs = v)}
+            {field(form, "batch-size", "Batch size", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}
+            {field(form, "crop-padding", "Crop padding (pixels)", |f| f.crop_padding.clone(), |f, v| f.crop_padding = v)}
+            <label class="check">
+                <input id="flip" type="checkbox" prop:checked=move || form.with(|f| f.flip) on:change=move |ev| form.update(|f| f.flip = event_target_checked(&ev)) />
+                "Random flips"
+            </label>
+            {field(form, "label-smoothing", "Label smoothing", |f| f.label_smoothing.clone(), |f, v| f.label_smoothing = v)}
+        </fieldset>
+    }
+}

@@ -1,0 +1,203 @@
+//! `cnn train`: a recipe by name (or the page's settings as JSON), each setting overridable by a
+//! flag, then a table per epoch.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use cnn_data::{Dataset, Split};
+use cnn_models::Preset;
+use cnn_train::bench::choose;
+use cnn_train::{Backend, Cancel, Event, Optimizer, Recipe, Schedule, TrainSpec, train};
+
+use crate::{BackendArg, backend_kind, load_model};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RecipeArg {
+    /// The book's: plain SGD at the chapter's rate for the network, batch 128, 10 epochs.
+    D2l,
+    /// Nesterov momentum, weight decay, warm-up and cosine, crops and flips, label smoothing.
+    Modern,
+    /// The page's first run: Adam with a cosine for 3 epochs at batch 64.
+    Quick,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OptimizerArg {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adam,
+    Adamw,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScheduleArg {
+    Constant,
+    /// The rate times --step-gamma every --step-every epochs.
+    Step,
+    Cosine,
+}
+
+#[derive(Parser)]
+pub struct TrainArgs {
+    /// A preset name (see `cnn presets`) or a JSON spec file.
+    #[arg(long, default_value = "vgg11-r4")]
+    model: String,
+    /// Images are resized to SIZE x SIZE pixels.
+    #[arg(long, default_value_t = 56)]
+    size: usize,
+    /// The settings to start from; the flags below change single ones.
+    #[arg(long, value_enum, default_value = "d2l")]
+    recipe: RecipeArg,
+    /// A run's settings as JSON (a `TrainSpec`, as the page shows them), instead of --model,
+    /// --size and --recipe.
+    #[arg(long, conflicts_with_all = ["model", "size", "recipe"])]
+    settings: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// The peak learning rate (the recipe's default is the chapter's rate for the network).
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerArg>,
+    /// The momentum of --optimizer momentum or nesterov.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    #[arg(long, value_enum)]
+    schedule: Option<ScheduleArg>,
+    #[arg(long, default_value_t = 3)]
+    step_every: usize,
+    #[arg(long, default_value_t = 0.1)]
+    step_gamma: f64,
+    /// Epochs of linear warm-up (fractions allowed).
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Pixels of padding for random crops of training images; 0 for none.
+    #[arg(long)]
+    crop_padding: Option<usize>,
+    /// Mirror half the training images at random.
+    #[arg(long)]
+    flip: Option<bool>,
+    #[arg(long)]
+    label_smoothing: Option<f64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// How many training images to use (the first N of 60,000).
+    #[arg(long, default_value_t = 60_000)]
+    train_images: usize,
+    /// How many test images to measure on (the first N of 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    test_images: usize,
+    /// Folder with Debian's Fashion-MNIST `.gz` files.
+    #[arg(long, default_value = "public/data/fashion-mnist")]
+    data: PathBuf,
+}
+
+impl TrainArgs {
+    /// The run these arguments describe: the recipe or the settings file, then each flag given.
+    fn spec(&self) -> Result<TrainSpec, String> {
+        let mut spec = match &self.settings {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                serde_json::from_str(&text).map_err(|e| format!("{} is not a run's settings: {e}", path.display()))?
+            }
+            None => {
+                let (model, _) = load_model(&self.model)?;
+                // A spec file has no chapter rate; VGG's is a fair start for a new network.
+                let lr = Preset::find(&self.model).map_or(0.05, |p| p.d2l_lr);
+                let recipe = match self.recipe {
+                    RecipeArg::D2l => Recipe::D2l,
+                    RecipeArg::Modern => Recipe::Modern,
+                    RecipeArg::Quick => Recipe::Quick,
+                };
+                recipe.apply(TrainSpec::new(model, self.size), lr)
+            }
+        };
+        set(&mut spec.epochs, self.epochs);
+        set(&mut spec.batch_size, self.batch_size);
+        set(&mut spec.learning_rate, self.lr);
+        set(&mut spec.weight_decay, self.weight_decay);
+        set(&mut spec.warmup_epochs, self.warmup);
+        set(&mut spec.augment.crop_padding, self.crop_padding);
+        set(&mut spec.augment.flip, self.flip);
+        set(&mut spec.label_smoothing, self.label_smoothing);
+        set(&mut spec.seed, self.seed);
+        if let Some(optimizer) = self.optimizer {
+            spec.optimizer = match optimizer {
+                OptimizerArg::Sgd => Optimizer::Sgd { momentum: 0.0, nesterov: false },
+                OptimizerArg::Momentum => Optimizer::Sgd { momentum: self.momentum, nesterov: false },
+                OptimizerArg::Nesterov => Optimizer::Sgd { momentum: self.momentum, nesterov: true },
+                OptimizerArg::Adam => Optimizer::adam(),
+                OptimizerArg::Adamw => Optimizer::adamw(),
+            };
+        }
+        if let Some(schedule) = self.schedule {
+            spec.schedule = match schedule {
+                ScheduleArg::Constant => Schedule::Constant,
+                ScheduleArg::Step => Schedule::Step { every: self.step_every, gamma: self.step_gamma },
+                ScheduleArg::Cosine => Schedule::Cosine,
+            };
+        }
+        Ok(spec)
+    }
+}
+
+pub async fn run(args: TrainArgs) -> Result<(), String> {
+    let spec = args.spec()?;
+    let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(args.train_images);
+    let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
+    let backend = match args.backend {
+        BackendArg::Auto => {
+            let (backend, why) =
+                choose(&spec.model, spec.image_size, spec.batch_size, &train_set).await.map_err(|e| e.to_string())?;
+            println!("{why}");
+            backend
+        }
+        kind => Backend::open(backend_kind(kind)).await.map_err(|e| e.to_string())?,
+    };
+    println!("backend: {}", backend.label);
+    println!("settings: {}", serde_json::to_string(&recipe_only(&spec)).map_err(|e| e.to_string())?);
+    let name = if args.settings.is_some() { "the model" } else { args.model.as_str() };
+    let mut last_print = 0;
+    train(&spec, &train_set, &test_set, &backend, &Cancel::default(), |event| match event {
+        Event::Started { params, train_images, test_images, steps_per_epoch } => {
+            println!("{name}: {params} parameters; {train_images} training and {test_images} test images at {} px, {steps_per_epoch} steps per epoch", spec.image_size);
+            println!("{:>5} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8}", "epoch", "train loss", "train acc", "test loss", "test acc", "examples/s", "seconds");
+        }
+        Event::Step { epoch, step, steps, loss, examples_per_sec, learning_rate, .. }
+            if step == steps || step >= last_print + 50 =>
+        {
+            last_print = if step == steps { 0 } else { step };
+            eprintln!("  epoch {epoch} step {step}/{steps}: loss {loss:.4}, lr {learning_rate:.4}, {examples_per_sec:.1} examples/s");
+        }
+        Event::Epoch(s) => println!(
+            "{:>5} {:>10.4} {:>9.3} {:>9.4} {:>8.3} {:>10.1} {:>8.1}",
+            s.epoch, s.train_loss, s.train_accuracy, s.test_loss, s.test_accuracy, s.examples_per_sec, s.seconds
+        ),
+        _ => {}
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+/// The settings without the model's layers, which would fill a screen.
+fn recipe_only(spec: &TrainSpec) -> serde_json::Value {
+    let mut value = serde_json::to_value(spec).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("model");
+    }
+    value
+}
