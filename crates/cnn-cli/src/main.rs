@@ -28,6 +28,8 @@ enum Command {
     Summary(SummaryArgs),
     /// Print two models' totals side by side, with their ratio.
     Compare(CompareArgs),
+    /// Measure a checkpoint's model on the test images.
+    Eval(EvalArgs),
     /// Time training steps after a warm-up: examples/s and achieved GFLOP/s, one row per setting.
     Bench(BenchArgs),
     /// Print a model's spec as JSON: a preset to edit and pass back with `--model file.json`.
@@ -76,6 +78,21 @@ struct CompareArgs {
     with: String,
 }
 
+#[derive(Parser)]
+struct EvalArgs {
+    /// A checkpoint written by `cnn train --save`.
+    #[arg(long)]
+    weights: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// How many test images to measure on (the first N of 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    test_images: usize,
+    /// Folder with Debian's Fashion-MNIST `.gz` files.
+    #[arg(long, default_value = "public/data/fashion-mnist")]
+    data: PathBuf,
+}
+
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum BackendArg {
     Cpu,
@@ -119,6 +136,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Train(args) => pollster::block_on(train::run(args)),
         Command::Bench(args) => pollster::block_on(bench(args)),
+        Command::Eval(args) => pollster::block_on(eval(args)),
         Command::Spec { model } => load_model(&model).and_then(|(spec, _)| {
             println!("{}", serde_json::to_string(&spec).map_err(|e| e.to_string())?);
             Ok(())
@@ -175,6 +193,26 @@ fn backend_kind(arg: BackendArg) -> BackendKind {
         BackendArg::Wgpu => BackendKind::Wgpu,
         BackendArg::Auto => BackendKind::Auto,
     }
+}
+
+async fn eval(args: EvalArgs) -> Result<(), String> {
+    if args.backend == BackendArg::Auto {
+        return Err("cnn eval measures on one backend: choose --backend cpu or --backend wgpu".into());
+    }
+    let checkpoint = train::read_checkpoint(&args.weights)?;
+    let test = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
+    let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    let stats = cnn_train::evaluate(&checkpoint, &test, &backend).await.map_err(|e| e.to_string())?;
+    println!(
+        "{}: after {} epochs, on {} test images at {} px: loss {:.4}, accuracy {:.3}",
+        args.weights.display(),
+        checkpoint.epoch,
+        stats.examples,
+        checkpoint.spec.image_size,
+        stats.loss,
+        stats.correct as f32 / stats.examples.max(1) as f32
+    );
+    Ok(())
 }
 
 async fn bench(args: BenchArgs) -> Result<(), String> {

@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 use cnn_data::{Dataset, Split};
 use cnn_models::Preset;
 use cnn_train::bench::choose;
-use cnn_train::{Backend, Cancel, Event, Optimizer, Recipe, Schedule, TrainSpec, train};
+use cnn_train::{Backend, Cancel, Checkpoint, Checkpoints, Event, Optimizer, Recipe, Schedule, TrainSpec, train_from};
 
 use crate::{BackendArg, backend_kind, load_model};
 
@@ -53,6 +53,12 @@ pub struct TrainArgs {
     /// --size and --recipe.
     #[arg(long, conflicts_with_all = ["model", "size", "recipe"])]
     settings: Option<PathBuf>,
+    /// Write a checkpoint (weights, optimiser state, settings, epochs so far) after every epoch.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Go on from a checkpoint with its own settings (only --epochs may change, to train longer).
+    #[arg(long, conflicts_with_all = ["model", "size", "recipe", "settings"])]
+    resume: Option<PathBuf>,
     #[arg(long)]
     epochs: Option<usize>,
     #[arg(long)]
@@ -149,7 +155,16 @@ impl TrainArgs {
 }
 
 pub async fn run(args: TrainArgs) -> Result<(), String> {
-    let spec = args.spec()?;
+    let resume = args.resume.as_deref().map(read_checkpoint).transpose()?;
+    let spec = match &resume {
+        Some(checkpoint) => {
+            TrainSpec { epochs: args.epochs.unwrap_or(checkpoint.spec.epochs), ..checkpoint.spec.clone() }
+        }
+        None => args.spec()?,
+    };
+    if let Some(checkpoint) = &resume {
+        checkpoint.check_resumes(&spec).map_err(|e| e.to_string())?;
+    }
     let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(args.train_images);
     let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
     let backend = match args.backend {
@@ -165,7 +180,17 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
     println!("settings: {}", serde_json::to_string(&recipe_only(&spec)).map_err(|e| e.to_string())?);
     let name = if args.settings.is_some() { "the model" } else { args.model.as_str() };
     let mut last_print = 0;
-    train(&spec, &train_set, &test_set, &backend, &Cancel::default(), |event| match event {
+    let mut save_failed = None;
+    let keep = args.save.as_ref().map(|path| {
+        let save_failed = &mut save_failed;
+        Box::new(move |checkpoint: Checkpoint| {
+            if let Err(e) = write_atomically(path, &checkpoint.to_bytes()) {
+                *save_failed = Some(format!("cannot write the checkpoint {}: {e}", path.display()));
+            }
+        }) as Box<dyn FnMut(Checkpoint)>
+    });
+    let checkpoints = Checkpoints { resume, keep };
+    let result = train_from(&spec, &train_set, &test_set, &backend, &Cancel::default(), checkpoints, |event| match event {
         Event::Started { params, train_images, test_images, steps_per_epoch } => {
             println!("{name}: {params} parameters; {train_images} training and {test_images} test images at {} px, {steps_per_epoch} steps per epoch", spec.image_size);
             println!("{:>5} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8}", "epoch", "train loss", "train acc", "test loss", "test acc", "examples/s", "seconds");
@@ -182,9 +207,21 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
         ),
         _ => {}
     })
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(())
+    .await;
+    result.map_err(|e| e.to_string())?;
+    save_failed.map_or(Ok(()), Err)
+}
+
+pub fn read_checkpoint(path: &std::path::Path) -> Result<Checkpoint, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Checkpoint::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes next to `path` and renames, so that a run stopped mid-write leaves the last checkpoint whole.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

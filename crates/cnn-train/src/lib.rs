@@ -5,17 +5,20 @@
 //!   read panics on WebGPU in the browser);
 //! - [`recipe`]: optimisers, learning-rate schedules and the named recipes;
 //! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation;
+//! - [`checkpoint`]: a run saved after an epoch, to resume exactly;
 //! - [`bench`]: the speed of training steps after a warm-up.
 
 pub mod backend;
 pub mod bench;
+pub mod checkpoint;
 pub mod recipe;
 pub mod run;
 pub mod trainer;
 
 pub use backend::{Backend, BackendKind, Capacity};
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use recipe::{Optimizer, Recipe, Schedule};
-pub use run::{Cancel, EpochStats, Event, TrainSpec, train};
+pub use run::{Cancel, Checkpoints, EpochStats, Event, TrainSpec, evaluate, train, train_from};
 pub use trainer::{StepStats, Trainer};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,8 @@ pub enum TrainError {
     NoData(&'static str),
     #[error("{}", diverged(*.loss, *.epoch, *.step, *.learning_rate))]
     Diverged { loss: f32, epoch: usize, step: usize, learning_rate: f64 },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("{what} must be {rule}, got {value}")]
     Setting { what: &'static str, rule: &'static str, value: String },
 }

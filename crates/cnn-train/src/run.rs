@@ -6,8 +6,9 @@ use cnn_models::{Analysis, InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use crate::checkpoint::Checkpoint;
 use crate::recipe::{Optimizer, Schedule};
-use crate::{Backend, TrainError, Trainer, yield_now};
+use crate::{Backend, StepStats, TrainError, Trainer, yield_now};
 
 /// The most bytes a run spends on copies of its images resized once (see [`Dataset::resized`]);
 /// a page's worker shares a 4 GB address space with the model.
@@ -128,6 +129,46 @@ pub enum Event {
     Cancelled,
 }
 
+/// Loss and accuracy of `trainer`'s model on every image of `test`, in `plan`'s batches.
+async fn measure(
+    trainer: &Trainer,
+    plan: &BatchPlan,
+    test: &Dataset,
+    cancel: &Cancel,
+) -> Result<StepStats, TrainError> {
+    let order: Vec<usize> = (0..test.len()).collect();
+    // Measuring on a slow device takes minutes: a cancel must stop it too.
+    let batches = plan.chunks(&order).into_iter().take_while(|_| !cancel.is_cancelled());
+    trainer.evaluate(batches.map(|ix| plan.batch(test, &ix))).await
+}
+
+/// The loss and accuracy on `test` of the model a checkpoint holds, at its settings' image size.
+pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend) -> Result<StepStats, TrainError> {
+    let spec = &checkpoint.spec;
+    backend.check_fits(&spec.check()?, spec.batch_size)?;
+    if test.is_empty() {
+        return Err(TrainError::NoData("test"));
+    }
+    let mut trainer = Trainer::new(spec, &backend.device)?;
+    trainer.load_state(&checkpoint.weights, &checkpoint.optimizer)?;
+    let plan = BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed };
+    let resized = test.resized(spec.image_size, RESIZED_BUDGET);
+    measure(&trainer, &plan, resized.as_ref().unwrap_or(test), &Cancel::default()).await
+}
+
+/// A run's checkpoints: the one it resumes from, and who keeps a new one after every epoch.
+#[derive(Default)]
+pub struct Checkpoints<'a> {
+    pub resume: Option<Checkpoint>,
+    pub keep: Option<Box<dyn FnMut(Checkpoint) + 'a>>,
+}
+
+/// The seed of the device's random numbers (dropout) in `epoch`: set afresh every epoch, so that
+/// a run resumed at an epoch draws what one that never stopped draws.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0xA24B_AED4_963E_E407)
+}
+
 /// Trains `spec.model` on `train` and measures it on `test` after every epoch; a run the device
 /// cannot hold is refused before it starts.
 pub async fn train(
@@ -136,6 +177,20 @@ pub async fn train(
     test: &Dataset,
     backend: &Backend,
     cancel: &Cancel,
+    on_event: impl FnMut(Event),
+) -> Result<Vec<EpochStats>, TrainError> {
+    train_from(spec, train, test, backend, cancel, Checkpoints::default(), on_event).await
+}
+
+/// [`train`], resumed from a checkpoint (its epochs are reported first, as `Event::Epoch`) and
+/// handing out one after every epoch, as `checkpoints` says.
+pub async fn train_from(
+    spec: &TrainSpec,
+    train: &Dataset,
+    test: &Dataset,
+    backend: &Backend,
+    cancel: &Cancel,
+    mut checkpoints: Checkpoints<'_>,
     mut on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
     backend.check_fits(&spec.check()?, spec.batch_size)?;
@@ -153,6 +208,12 @@ pub async fn train(
     let (train, test) = (train_resized.as_ref().unwrap_or(train), test_resized.as_ref().unwrap_or(test));
     device.seed(spec.seed);
     let mut trainer = Trainer::new(spec, device)?;
+    let (mut history, mut done) = (Vec::new(), 0);
+    if let Some(checkpoint) = &checkpoints.resume {
+        checkpoint.check_resumes(spec)?;
+        trainer.load_state(&checkpoint.weights, &checkpoint.optimizer)?;
+        (history, done) = (checkpoint.history.clone(), checkpoint.epoch);
+    }
     let steps = train.len().div_ceil(spec.batch_size);
     on_event(Event::Started {
         params: trainer.num_params(),
@@ -160,9 +221,12 @@ pub async fn train(
         test_images: test.len(),
         steps_per_epoch: steps,
     });
+    for stats in &history {
+        on_event(Event::Epoch(stats.clone()));
+    }
 
-    let mut history = Vec::new();
-    for epoch in 1..=spec.epochs {
+    for epoch in done + 1..=spec.epochs {
+        device.seed(epoch_seed(spec.seed, epoch));
         let started = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (step, indices) in plan.chunks(&plan.shuffled(train.len(), epoch)).iter().enumerate() {
@@ -196,10 +260,7 @@ pub async fn train(
         }
         let train_seconds = started.elapsed().as_secs_f64();
         on_event(Event::Evaluating { epoch });
-        let order: Vec<usize> = (0..test.len()).collect();
-        // Measuring on a slow device takes minutes: a cancel must stop it too.
-        let batches = plan.chunks(&order).into_iter().take_while(|_| !cancel.is_cancelled());
-        let test_stats = trainer.evaluate(batches.map(|ix| plan.batch(test, &ix))).await?;
+        let test_stats = measure(&trainer, &plan, test, cancel).await?;
         if cancel.is_cancelled() {
             on_event(Event::Cancelled);
             return Ok(history);
@@ -215,6 +276,10 @@ pub async fn train(
         };
         on_event(Event::Epoch(stats.clone()));
         history.push(stats);
+        if let Some(keep) = &mut checkpoints.keep {
+            let (weights, optimizer) = trainer.save_state()?;
+            keep(Checkpoint { spec: spec.clone(), epoch, history: history.clone(), weights, optimizer });
+        }
     }
     Ok(history)
 }

@@ -4,6 +4,10 @@ use burn::prelude::*;
 use cnn_data::Batch;
 use cnn_models::{InputSpec, Model};
 
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+
+use crate::checkpoint::CheckpointError;
 use crate::{TrainError, TrainSpec};
 
 /// Loss and accuracy of one batch (a mean over its examples).
@@ -56,6 +60,31 @@ impl Trainer {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         self.model = Some(self.optim.step(learning_rate, model, grads));
         read_summary(summary, batch.len()).await
+    }
+
+    /// The weights and the optimiser's state as burnpack bytes, for a checkpoint. The read-back is
+    /// synchronous: natively and on the CPU that is fine; WebGPU in a browser would refuse it.
+    pub fn save_state(&self) -> Result<(Vec<u8>, Vec<u8>), TrainError> {
+        let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?;
+        let weights = model.clone().into_record().into_bytes().map_err(|e| TrainError::Device(e.to_string()))?;
+        let optimizer = self.optim.into_bytes().map_err(|e| TrainError::Device(e.to_string()))?;
+        Ok((weights.to_vec(), optimizer.to_vec()))
+    }
+
+    /// Replaces the weights and the optimiser's state with a checkpoint's; on an error nothing
+    /// changes.
+    pub fn load_state(&mut self, weights: &[u8], optimizer: &[u8]) -> Result<(), CheckpointError> {
+        let model = self.model.as_ref().ok_or_else(|| CheckpointError::Weights("the model is gone".into()))?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .map_err(|e| CheckpointError::Weights(e.to_string()))?;
+        let model = model.clone().try_load_record(record).map_err(|e| CheckpointError::Weights(e.to_string()))?;
+        let optim = self
+            .optim
+            .clone()
+            .from_bytes(Bytes::from_bytes_vec(optimizer.to_vec()))
+            .map_err(|e| CheckpointError::Optimizer(e.to_string()))?;
+        (self.model, self.optim) = (Some(model), optim);
+        Ok(())
     }
 
     /// Mean loss and accuracy over `batches` without dropout or gradient tracking.

@@ -139,3 +139,80 @@ fn a_diverging_run_stops_at_once_with_a_sentence_and_keeps_what_it_recorded() {
         "{sentence}"
     );
 }
+
+/// Epoch figures without the wall-clock ones, which no two runs share.
+fn figures(stats: &EpochStats) -> [f32; 4] {
+    [stats.train_loss, stats.train_accuracy, stats.test_loss, stats.test_accuracy]
+}
+
+#[test]
+fn a_run_resumed_from_a_checkpoint_equals_one_that_never_stopped() {
+    use cnn_train::{Checkpoint, Checkpoints, Recipe, train_from};
+    // Dropout, momentum, weight decay, a cosine after a warm-up, crops and flips: every piece of
+    // state a resumed run must get back.
+    let modern = Recipe::Modern.apply(TrainSpec::new(small_vgg(), 28), 0.02);
+    let spec = TrainSpec { epochs: 3, batch_size: 32, seed: 5, ..modern };
+    let data = (load(Split::Train, 320), load(Split::Test, 128));
+    let whole = train_on_cpu(&spec, (&data.0, &data.1), &Cancel::default(), |_| {}).unwrap();
+
+    let mut saved = Vec::new();
+    let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved.push(c.to_bytes()))) };
+    let cancel = Cancel::default();
+    // Stopped during epoch 2, after epoch 1's checkpoint.
+    let stopped = pollster::block_on(async {
+        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        train_from(&spec, &data.0, &data.1, &cpu, &cancel, keep, |e| {
+            if let Event::Step { epoch: 2, step: 3, .. } = e {
+                cancel.cancel();
+            }
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(saved.len(), 1);
+    let checkpoint = Checkpoint::from_bytes(&saved[0]).unwrap();
+    assert_eq!(checkpoint.epoch, 1);
+
+    let mut replayed = Vec::new();
+    let resumed = pollster::block_on(async {
+        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let from = Checkpoints { resume: Some(checkpoint), keep: None };
+        train_from(&spec, &data.0, &data.1, &cpu, &Cancel::default(), from, |e| {
+            if let Event::Epoch(stats) = e {
+                replayed.push(stats.epoch);
+            }
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(replayed, [1, 2, 3], "the checkpoint's epoch first, then the new ones");
+    let (whole, resumed): (Vec<_>, Vec<_>) =
+        (whole.iter().map(figures).collect(), resumed.iter().map(figures).collect());
+    eprintln!("uninterrupted {whole:?}\nresumed       {resumed:?}");
+    assert_eq!(resumed, whole);
+}
+
+#[test]
+fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
+    use cnn_train::{Checkpoint, Checkpoints, train_from};
+    let spec = TrainSpec { epochs: 1, ..TrainSpec::new(small_vgg(), 28) };
+    let data = (load(Split::Test, 32), load(Split::Test, 32));
+    let mut saved = None;
+    let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c))) };
+    pollster::block_on(async {
+        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        train_from(&spec, &data.0, &data.1, &cpu, &Cancel::default(), keep, |_| {}).await.unwrap()
+    });
+    let mut checkpoint = saved.unwrap();
+    // Claim the weights belong to a wider VGG: the settings match, the tensors do not.
+    let wider = ModelSpec::Vgg(VggSpec { arch: vec![(1, 32), (1, 32), (1, 64)], head_width: 256, dropout: 0.5 });
+    checkpoint.spec = TrainSpec { model: wider, epochs: 1, ..spec.clone() };
+    let run = TrainSpec { epochs: 2, ..checkpoint.spec.clone() };
+    let err = pollster::block_on(async {
+        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let from = Checkpoints { resume: Some(checkpoint), keep: None };
+        train_from(&run, &data.0, &data.1, &cpu, &Cancel::default(), from, |_| {}).await.unwrap_err()
+    });
+    assert!(err.to_string().starts_with("the checkpoint's weights do not fit this model: "), "{err}");
+}

@@ -1,0 +1,148 @@
+//! A run saved after an epoch, to resume exactly where it stopped: the settings, the epochs so
+//! far, the model's weights (batch norm's running statistics included) and the optimiser's state
+//! (momentum, Adam's moments). The schedule's position, the data order and the augmentation are
+//! functions of the settings and the epoch, so the epoch is all a checkpoint needs of them.
+//!
+//! The file is three sections, each a little-endian u64 length and its bytes, after a magic tag:
+//! the settings and epochs as JSON, then the weights and the optimiser's state as burn's burnpack
+//! (`ModuleRecord::into_bytes`, `ModuleOptimizer::into_bytes`). By hand, because burnpack holds
+//! tensors only, and the two records are two burnpacks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{EpochStats, TrainSpec};
+
+const MAGIC: &[u8; 8] = b"CNNCKPT1";
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CheckpointError {
+    #[error(
+        "this is not a checkpoint of the CNN playground (it does not start with {:?})",
+        String::from_utf8_lossy(MAGIC)
+    )]
+    NotACheckpoint,
+    #[error("the checkpoint is cut short in its {0}")]
+    Truncated(&'static str),
+    #[error("the checkpoint's settings cannot be read: {0}")]
+    Settings(String),
+    #[error("the checkpoint's weights do not fit this model: {0}")]
+    Weights(String),
+    #[error("the checkpoint's optimiser state cannot be read: {0}")]
+    Optimizer(String),
+    #[error("the checkpoint was made with other settings ({0} differ); resume it with its own settings")]
+    Mismatch(String),
+    #[error("the checkpoint has trained all {0} epochs already; ask for more epochs to go on")]
+    Finished(usize),
+}
+
+/// What a checkpoint holds besides its tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    spec: TrainSpec,
+    epoch: usize,
+    history: Vec<EpochStats>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub spec: TrainSpec,
+    /// Epochs trained; a resumed run starts with the next.
+    pub epoch: usize,
+    /// Each trained epoch's figures, so that a resumed run's curve starts where it was.
+    pub history: Vec<EpochStats>,
+    pub(crate) weights: Vec<u8>,
+    pub(crate) optimizer: Vec<u8>,
+}
+
+impl Checkpoint {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header { spec: self.spec.clone(), epoch: self.epoch, history: self.history.clone() };
+        // Settings and figures always serialize: plain numbers, strings and enums.
+        let header = serde_json::to_vec(&header).unwrap_or_default();
+        let mut out = Vec::with_capacity(MAGIC.len() + 24 + header.len() + self.weights.len() + self.optimizer.len());
+        out.extend_from_slice(MAGIC);
+        for section in [&header, &self.weights, &self.optimizer] {
+            out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            out.extend_from_slice(section);
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(CheckpointError::NotACheckpoint)?;
+        let (header, rest) = section(rest, "settings")?;
+        let (weights, rest) = section(rest, "weights")?;
+        let (optimizer, _) = section(rest, "optimiser state")?;
+        let header: Header = serde_json::from_slice(header).map_err(|e| CheckpointError::Settings(e.to_string()))?;
+        Ok(Checkpoint {
+            spec: header.spec,
+            epoch: header.epoch,
+            history: header.history,
+            weights: weights.to_vec(),
+            optimizer: optimizer.to_vec(),
+        })
+    }
+
+    /// Whether a run of `spec` may continue from here: the same settings, but perhaps more epochs.
+    pub fn check_resumes(&self, spec: &TrainSpec) -> Result<(), CheckpointError> {
+        let same = TrainSpec { epochs: spec.epochs, ..self.spec.clone() };
+        if same != *spec {
+            let (ours, theirs) = (serde_json::to_value(spec), serde_json::to_value(&self.spec));
+            let differ = match (ours, theirs) {
+                (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => {
+                    a.iter().filter(|(k, v)| *k != "epochs" && b.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
+            return Err(CheckpointError::Mismatch(differ.join(", ")));
+        }
+        if self.epoch >= spec.epochs {
+            return Err(CheckpointError::Finished(self.epoch));
+        }
+        Ok(())
+    }
+}
+
+fn section<'a>(bytes: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8]), CheckpointError> {
+    let (len, rest) = bytes.split_first_chunk::<8>().ok_or(CheckpointError::Truncated(what))?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| CheckpointError::Truncated(what))?;
+    if rest.len() < len {
+        return Err(CheckpointError::Truncated(what));
+    }
+    Ok(rest.split_at(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use cnn_models::ModelSpec;
+
+    use super::*;
+
+    fn checkpoint() -> Checkpoint {
+        let spec = TrainSpec { epochs: 3, ..TrainSpec::new(ModelSpec::preset("resnet-small").unwrap(), 28) };
+        Checkpoint { spec, epoch: 1, history: Vec::new(), weights: vec![1, 2, 3], optimizer: vec![4, 5] }
+    }
+
+    #[test]
+    fn bytes_round_trip_and_bad_bytes_get_a_sentence() {
+        let ck = checkpoint();
+        let bytes = ck.to_bytes();
+        assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), ck);
+        assert_eq!(Checkpoint::from_bytes(b"PK\x03\x04 a zip file").unwrap_err(), CheckpointError::NotACheckpoint);
+        let cut = Checkpoint::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!(cut.to_string(), "the checkpoint is cut short in its optimiser state");
+    }
+
+    #[test]
+    fn only_more_epochs_may_differ_when_resuming() {
+        let ck = checkpoint();
+        assert!(ck.check_resumes(&TrainSpec { epochs: 5, ..ck.spec.clone() }).is_ok());
+        let other = TrainSpec { learning_rate: 0.1, batch_size: 64, ..ck.spec.clone() };
+        assert_eq!(
+            ck.check_resumes(&other).unwrap_err().to_string(),
+            "the checkpoint was made with other settings (batch_size, learning_rate differ); resume it with its own settings"
+        );
+        let done = TrainSpec { epochs: 1, ..ck.spec.clone() };
+        assert_eq!(ck.check_resumes(&done).unwrap_err(), CheckpointError::Finished(1));
+    }
+}
