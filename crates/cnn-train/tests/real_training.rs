@@ -2,10 +2,20 @@
 //! Trains on the real Fashion-MNIST (`bash dev/fetch-data.sh` puts it in `public/data/`).
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 use cnn_data::{Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
 use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, Optimizer, TrainError, TrainSpec, train};
+
+/// burn's random numbers (initial weights, dropout) come from one generator per backend in the
+/// process, which the test harness's threads would share and interleave: each test here holds
+/// this lock, so that every run draws its own sequence and repeats exactly.
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_run_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn load(split: Split, n: usize) -> Dataset {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public/data/fashion-mnist");
@@ -32,6 +42,7 @@ fn train_on_cpu(
 
 #[test]
 fn small_vgg_reaches_70_percent_on_real_test_images() {
+    let _one = one_run_at_a_time();
     let spec =
         TrainSpec { batch_size: 32, learning_rate: 0.05, epochs: 5, seed: 42, ..TrainSpec::new(small_vgg(), 28) };
     let (train_set, test_set) = (load(Split::Train, 3_000), load(Split::Test, 1_000));
@@ -53,6 +64,7 @@ fn small_vgg_reaches_70_percent_on_real_test_images() {
 
 #[test]
 fn cancel_stops_before_the_first_step() {
+    let _one = one_run_at_a_time();
     let cancel = Cancel::default();
     cancel.cancel();
     let mut events = Vec::new();
@@ -71,6 +83,7 @@ fn cancel_stops_before_the_first_step() {
 
 #[test]
 fn a_spec_too_deep_for_the_image_is_refused_before_training() {
+    let _one = one_run_at_a_time();
     let spec = TrainSpec::new(ModelSpec::preset("vgg11-r4").unwrap(), 28);
     let err =
         train_on_cpu(&spec, (&load(Split::Test, 8), &load(Split::Test, 8)), &Cancel::default(), |_| {}).unwrap_err();
@@ -79,6 +92,7 @@ fn a_spec_too_deep_for_the_image_is_refused_before_training() {
 
 #[test]
 fn cancel_stops_the_measurement_on_test_images() {
+    let _one = one_run_at_a_time();
     let cancel = Cancel::default();
     let mut events = Vec::new();
     let spec = TrainSpec::new(small_vgg(), 28);
@@ -110,6 +124,7 @@ fn last_train_loss(optimizer: Optimizer, epochs: usize) -> f32 {
 
 #[test]
 fn momentum_reaches_a_lower_loss_than_plain_sgd_in_the_same_steps() {
+    let _one = one_run_at_a_time();
     let plain = last_train_loss(Optimizer::default(), 3);
     let momentum = last_train_loss(Optimizer::Sgd { momentum: 0.9, nesterov: false }, 3);
     eprintln!("third epoch's training loss: plain SGD {plain}, momentum {momentum}");
@@ -118,6 +133,7 @@ fn momentum_reaches_a_lower_loss_than_plain_sgd_in_the_same_steps() {
 
 #[test]
 fn a_diverging_run_stops_at_once_with_a_sentence_and_keeps_what_it_recorded() {
+    let _one = one_run_at_a_time();
     // A rate far too high: the loss leaves any meaningful range within a few steps.
     let spec = TrainSpec { batch_size: 16, learning_rate: 1e4, epochs: 3, ..TrainSpec::new(small_vgg(), 28) };
     let mut steps = Vec::new();
@@ -147,6 +163,7 @@ fn figures(stats: &EpochStats) -> [f32; 4] {
 
 #[test]
 fn a_run_resumed_from_a_checkpoint_equals_one_that_never_stopped() {
+    let _one = one_run_at_a_time();
     use cnn_train::{Checkpoint, Checkpoints, Recipe, train_from};
     // Dropout, momentum, weight decay, a cosine after a warm-up, crops and flips: every piece of
     // state a resumed run must get back.
@@ -195,6 +212,7 @@ fn a_run_resumed_from_a_checkpoint_equals_one_that_never_stopped() {
 
 #[test]
 fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
+    let _one = one_run_at_a_time();
     use cnn_train::{Checkpoint, Checkpoints, train_from};
     let spec = TrainSpec { epochs: 1, ..TrainSpec::new(small_vgg(), 28) };
     let data = (load(Split::Test, 32), load(Split::Test, 32));
