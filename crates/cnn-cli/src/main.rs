@@ -1,6 +1,7 @@
 //! `cnn`: the playground natively. `train` runs its training on wgpu (Vulkan/Metal/DX12) or the
 //! CPU; `summary` and `compare` print the layer tables the page shows.
 
+mod export;
 mod table;
 mod train;
 
@@ -30,6 +31,8 @@ enum Command {
     Compare(CompareArgs),
     /// Measure a checkpoint's model on the test images.
     Eval(EvalArgs),
+    /// Write a checkpoint's weights as safetensors for PyTorch (`dev/torch_check.py` loads them).
+    Export(export::ExportArgs),
     /// Time training steps after a warm-up: examples/s and achieved GFLOP/s, one row per setting.
     Bench(BenchArgs),
     /// Print a model's spec as JSON: a preset to edit and pass back with `--model file.json`.
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
         Command::Train(args) => pollster::block_on(train::run(args)),
         Command::Bench(args) => pollster::block_on(bench(args)),
         Command::Eval(args) => pollster::block_on(eval(args)),
+        Command::Export(args) => pollster::block_on(export::run(args)),
         Command::Spec { model } => load_model(&model).and_then(|(spec, _)| {
             println!("{}", serde_json::to_string(&spec).map_err(|e| e.to_string())?);
             Ok(())

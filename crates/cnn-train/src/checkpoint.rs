@@ -8,9 +8,13 @@
 //! (`ModuleRecord::into_bytes`, `ModuleOptimizer::into_bytes`). By hand, because burnpack holds
 //! tensors only, and the two records are two burnpacks.
 
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use cnn_models::{InputSpec, Model};
 use serde::{Deserialize, Serialize};
 
-use crate::{EpochStats, TrainSpec};
+use crate::{EpochStats, TrainError, TrainSpec};
 
 const MAGIC: &[u8; 8] = b"CNNCKPT1";
 
@@ -83,6 +87,12 @@ impl Checkpoint {
         })
     }
 
+    /// The checkpoint's model on `device`, with its weights.
+    pub fn model(&self, device: &Device) -> Result<Model, TrainError> {
+        let model = self.spec.model.init(InputSpec::fashion_mnist(self.spec.image_size), device)?;
+        Ok(load_weights(model, &self.weights)?)
+    }
+
     /// Whether a run of `spec` may continue from here: the same settings, but perhaps more epochs.
     pub fn check_resumes(&self, spec: &TrainSpec) -> Result<(), CheckpointError> {
         let same = TrainSpec { epochs: spec.epochs, ..self.spec.clone() };
@@ -101,6 +111,13 @@ impl Checkpoint {
         }
         Ok(())
     }
+}
+
+/// `model` with the weights of a burnpack record; a record of another model gets a sentence.
+pub(crate) fn load_weights(model: Model, weights: &[u8]) -> Result<Model, CheckpointError> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        .map_err(|e| CheckpointError::Weights(e.to_string()))?;
+    model.try_load_record(record).map_err(|e| CheckpointError::Weights(e.to_string()))
 }
 
 fn section<'a>(bytes: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8]), CheckpointError> {

@@ -11,6 +11,8 @@
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod export;
 pub mod recipe;
 pub mod run;
 pub mod trainer;
@@ -37,6 +39,8 @@ pub enum TrainError {
     Diverged { loss: f32, epoch: usize, step: usize, learning_rate: f64 },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error("{0}")]
+    Export(String),
     #[error("{what} must be {rule}, got {value}")]
     Setting { what: &'static str, rule: &'static str, value: String },
 }

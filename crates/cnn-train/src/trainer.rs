@@ -4,10 +4,9 @@ use burn::prelude::*;
 use cnn_data::Batch;
 use cnn_models::{InputSpec, Model};
 
-use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
-use crate::checkpoint::CheckpointError;
+use crate::checkpoint::{CheckpointError, load_weights};
 use crate::{TrainError, TrainSpec};
 
 /// Loss and accuracy of one batch (a mean over its examples).
@@ -75,9 +74,7 @@ impl Trainer {
     /// changes.
     pub fn load_state(&mut self, weights: &[u8], optimizer: &[u8]) -> Result<(), CheckpointError> {
         let model = self.model.as_ref().ok_or_else(|| CheckpointError::Weights("the model is gone".into()))?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|e| CheckpointError::Weights(e.to_string()))?;
-        let model = model.clone().try_load_record(record).map_err(|e| CheckpointError::Weights(e.to_string()))?;
+        let model = load_weights(model.clone(), weights)?;
         let optim = self
             .optim
             .clone()
