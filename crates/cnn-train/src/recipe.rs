@@ -151,14 +151,13 @@ impl Recipe {
                 label_smoothing: 0.0,
                 ..base
             },
+            // The book's recipe is `TrainSpec::new`'s plain SGD at the base's size, rate and length.
             Recipe::D2l => TrainSpec {
-                optimizer: Optimizer::default(),
-                weight_decay: 0.0,
-                schedule: Schedule::Constant,
-                warmup_epochs: 0.0,
-                augment: cnn_data::Augment::default(),
-                label_smoothing: 0.0,
-                ..base
+                batch_size: base.batch_size,
+                epochs: base.epochs,
+                learning_rate: base.learning_rate,
+                seed: base.seed,
+                ..TrainSpec::new(base.model, base.image_size)
             },
             Recipe::Modern => TrainSpec {
                 optimizer: Optimizer::Sgd { momentum: 0.9, nesterov: true },
