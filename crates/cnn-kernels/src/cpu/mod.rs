@@ -1,6 +1,6 @@
 //! A 2-d convolution and both of its gradients on the CPU, each as one matrix product per chunk of
 //! images over an unfolded input (rows: one per input channel and kernel tap; columns: one per
-//! image and output pixel).
+//! image and output pixel, see [`columns`]).
 //!
 //! burn-flex has a fast forward pass but takes burn's generic backward: the weight gradient is a
 //! convolution on swapped axes whose product is `c_out x 9` wide (a sliver that gemm runs far
@@ -9,7 +9,13 @@
 //! images run in parallel on rayon's pool (one thread where there is none), and each product runs
 //! on its chunk's thread.
 
+mod columns;
+
+use std::cell::RefCell;
+
 use rayon::prelude::*;
+
+use columns::Layout;
 
 /// The shape of one convolution over NCHW tensors: input `[batch, c_in, h, w]`, weights
 /// `[c_out, c_in / groups, kh, kw]`, output `[batch, c_out, oh, ow]`.
@@ -56,90 +62,6 @@ impl Geometry {
         let spread = self.batch.div_ceil(4 * rayon::current_num_threads()).max(1);
         wanted.min(spread)
     }
-}
-
-/// For each output column `x` of a kernel tap at offset `offset`: the input column, or none in
-/// the padding. Returns the range of `x` whose input column is inside `0..size`.
-fn inside(out: usize, stride: usize, offset: isize, size: usize) -> (usize, usize) {
-    // x * stride + offset in 0..size  <=>  x in ceil(-offset / stride) .. ceil((size - offset) / stride)
-    let first = if offset >= 0 { 0 } else { ((-offset) as usize).div_ceil(stride) };
-    let end = if (size as isize) <= offset { 0 } else { ((size as isize - offset) as usize).div_ceil(stride) };
-    (first.min(out), end.clamp(first.min(out), out))
-}
-
-/// Walks every (row of the unfolded input, image, output row) of one group with the input row it
-/// reads and the range of output columns inside the image: the shared skeleton of unfold and fold.
-fn walk(
-    g: &Geometry,
-    group: usize,
-    images: usize,
-    mut visit: impl FnMut(usize, usize, usize, Option<usize>, isize, (usize, usize)),
-) {
-    let [kh, kw] = g.kernel;
-    let cg = g.group_in();
-    for c in 0..cg {
-        let channel = group * cg + c;
-        for i in 0..kh {
-            for j in 0..kw {
-                let row = (c * kh + i) * kw + j;
-                let x_offset = (j * g.dilation[1]) as isize - g.padding[1] as isize;
-                let columns = inside(g.ow, g.stride[1], x_offset, g.w);
-                for image in 0..images {
-                    for oy in 0..g.oh {
-                        let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
-                        let plane = image * g.c_in + channel;
-                        let source = (0..g.h as isize).contains(&iy).then(|| plane * g.h * g.w + iy as usize * g.w);
-                        visit(row, image, oy, source, x_offset, columns);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `col[row][image * pixels + oy * ow + ox]` = the input under kernel tap `row` for that output
-/// pixel, zero in the padding. `x` holds the chunk's images.
-fn unfold(g: &Geometry, group: usize, x: &[f32], images: usize, col: &mut [f32]) {
-    let width = images * g.pixels();
-    let sx = g.stride[1];
-    walk(g, group, images, |row, image, oy, source, x_offset, (first, end)| {
-        let at = row * width + image * g.pixels() + oy * g.ow;
-        let out = &mut col[at..at + g.ow];
-        let Some(source) = source else {
-            out.fill(0.0);
-            return;
-        };
-        out[..first].fill(0.0);
-        out[end..].fill(0.0);
-        let start = (first * sx) as isize + x_offset;
-        let src = &x[source + start as usize..];
-        if sx == 1 {
-            out[first..end].copy_from_slice(&src[..end - first]);
-        } else {
-            for (o, value) in out[first..end].iter_mut().zip(src.iter().step_by(sx)) {
-                *o = *value;
-            }
-        }
-    });
-}
-
-/// The adjoint of [`unfold`]: adds every column entry back onto the input pixel it was read from.
-fn fold(g: &Geometry, group: usize, col: &[f32], images: usize, dx: &mut [f32]) {
-    let width = images * g.pixels();
-    let sx = g.stride[1];
-    walk(g, group, images, |row, image, oy, source, x_offset, (first, end)| {
-        let Some(source) = source else { return };
-        let at = row * width + image * g.pixels() + oy * g.ow;
-        let start = source + ((first * sx) as isize + x_offset) as usize;
-        let values = &col[at + first..at + end];
-        if sx == 1 {
-            dx[start..start + values.len()].iter_mut().zip(values).for_each(|(d, v)| *d += v);
-        } else {
-            for (x, value) in values.iter().enumerate() {
-                dx[start + x * sx] += value;
-            }
-        }
-    });
 }
 
 /// `dst = lhs * rhs` (`accumulate`: `dst += lhs * rhs`), each matrix given by its base and its
@@ -201,118 +123,131 @@ fn product(
     }
 }
 
-/// Copies the output gradient of a chunk's images for one group into `[group_out, images * pixels]`.
-fn gather(g: &Geometry, group: usize, dy: &[f32], images: usize, out: &mut [f32]) {
-    let (p, og) = (g.pixels(), g.group_out());
-    for o in 0..og {
-        for image in 0..images {
-            let src = (image * g.c_out + group * og + o) * p;
-            let dst = (o * images + image) * p;
-            out[dst..dst + p].copy_from_slice(&dy[src..src + p]);
+thread_local! {
+    /// Each thread's buffers for the unfolded input, a product and the padded planes: kept from
+    /// call to call, so a step does not allocate (and zero) them for every chunk of every layer.
+    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// Runs `work` on this thread's scratch buffers of at least `sizes` values (their contents are
+/// left from earlier calls).
+fn with_scratch<R>(sizes: [usize; 3], work: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R) -> R {
+    // Taken out of the cell for the duration, so that a nested call finds it empty and allocates
+    // rather than panicking on a second borrow.
+    let mut buffers = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    for (buffer, size) in buffers.iter_mut().zip(sizes) {
+        if buffer.len() < size {
+            buffer.resize(size, 0.0);
         }
+    }
+    let [a, b, c] = &mut buffers;
+    let out = work(&mut a[..sizes[0]], &mut b[..sizes[1]], &mut c[..sizes[2]]);
+    SCRATCH.with(|cell| *cell.borrow_mut() = buffers);
+    out
+}
+
+/// Values of the padded planes a chunk of `images` needs (none for the `Exact` layout).
+fn padded_size(layout: Layout, images: usize, channels: usize) -> usize {
+    match layout {
+        Layout::Wide { plane, .. } => images * channels * plane,
+        Layout::Exact => 0,
     }
 }
 
 /// The forward pass: `[batch, c_out, oh, ow]` from input `x`, weights `w` and an optional bias.
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let (p, og, taps, chunk) = (g.pixels(), g.group_out(), g.taps(), g.chunk());
-    let mut y = vec![0.0; g.batch * g.c_out * p];
+    let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
+    let (p, span) = (g.pixels(), layout.span(g));
     let image_in = g.c_in * g.h * g.w;
+    let mut y = vec![0.0; g.batch * g.c_out * p];
     y.par_chunks_mut(chunk * g.c_out * p).enumerate().for_each(|(index, y)| {
         let images = y.len() / (g.c_out * p);
-        let x = &x[index * chunk * image_in..];
-        let mut col = vec![0.0; taps * images * p];
-        let mut result = vec![0.0; og * images * p];
-        for group in 0..g.groups {
-            unfold(g, group, x, images, &mut col);
-            let weights = &w[group * og * taps..];
-            product(
-                [og, images * p, taps],
-                &mut result,
-                [images * p, 1],
-                false,
-                weights,
-                [taps, 1],
-                &col,
-                [images * p, 1],
-            );
-            for o in 0..og {
-                let channel = group * og + o;
-                let add = bias.map_or(0.0, |b| b[channel]);
-                for image in 0..images {
-                    let src = &result[(o * images + image) * p..][..p];
-                    let dst = &mut y[(image * g.c_out + channel) * p..][..p];
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d = s + add;
-                    }
-                }
+        let x = &x[index * chunk * image_in..][..images * image_in];
+        let width = images * span;
+        let sizes = [taps * width, og * width, padded_size(layout, images, g.c_in)];
+        with_scratch(sizes, |col, result, padded| {
+            columns::pad(g, layout, x, images, padded);
+            let source = if layout == Layout::Exact { x } else { &*padded };
+            for group in 0..g.groups {
+                columns::unfold(g, layout, group, source, images, col);
+                let weights = &w[group * og * taps..];
+                product([og, width, taps], result, [width, 1], false, weights, [taps, 1], col, [width, 1]);
+                columns::scatter(g, layout, group, result, bias, images, y);
             }
-        }
+        });
     });
     y
 }
 
 /// The gradient of the weights, `[c_out, c_in / groups, kh, kw]`, from input `x` and output
-/// gradient `dy`. Each thread sums its chunks into its own copy; the copies are added at the end.
+/// gradient `dy`. The chunks are split into a fixed number of runs of consecutive chunks, each
+/// summed into its own copy, and the copies are added in order: the same sums in the same order on
+/// every call, so a run repeats to the bit (work stealing would otherwise pick the order).
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let (p, og, taps, chunk) = (g.pixels(), g.group_out(), g.taps(), g.chunk());
+    let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
+    let (p, span) = (g.pixels(), layout.span(g));
     let image_in = g.c_in * g.h * g.w;
     let size = g.c_out * taps;
     let chunks = g.batch.div_ceil(chunk);
-    (0..chunks)
-        .into_par_iter()
-        .fold(
-            || vec![0.0; size],
-            |mut dw, index| {
-                let first = index * chunk;
-                let images = chunk.min(g.batch - first);
-                let x = &x[first * image_in..];
-                let dy = &dy[first * g.c_out * p..];
-                let mut col = vec![0.0; taps * images * p];
-                let mut grad = vec![0.0; og * images * p];
+    let runs = chunks.min(2 * rayon::current_num_threads()).max(1);
+    let partial = |run: usize| {
+        let mut dw = vec![0.0; size];
+        for index in run * chunks / runs..(run + 1) * chunks / runs {
+            let first = index * chunk;
+            let images = chunk.min(g.batch - first);
+            let x = &x[first * image_in..][..images * image_in];
+            let dy = &dy[first * g.c_out * p..];
+            let width = images * span;
+            let sizes = [taps * width, og * width, padded_size(layout, images, g.c_in)];
+            with_scratch(sizes, |col, grad, padded| {
+                columns::pad(g, layout, x, images, padded);
+                let source = if layout == Layout::Exact { x } else { &*padded };
                 for group in 0..g.groups {
-                    unfold(g, group, x, images, &mut col);
-                    gather(g, group, dy, images, &mut grad);
-                    let width = images * p;
+                    columns::unfold(g, layout, group, source, images, col);
+                    columns::gather(g, layout, group, dy, images, grad);
                     let dst = &mut dw[group * og * taps..];
-                    product([og, taps, width], dst, [taps, 1], true, &grad, [width, 1], &col, [1, width]);
+                    product([og, taps, width], dst, [taps, 1], true, grad, [width, 1], col, [1, width]);
                 }
-                dw
-            },
-        )
-        .reduce(
-            || vec![0.0; size],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+            });
+        }
+        dw
+    };
+    let partials: Vec<Vec<f32>> = (0..runs).into_par_iter().map(partial).collect();
+    let mut partials = partials.into_iter();
+    let mut dw = partials.next().unwrap_or_else(|| vec![0.0; size]);
+    for other in partials {
+        dw.iter_mut().zip(&other).for_each(|(a, b)| *a += b);
+    }
+    dw
 }
 
 /// The gradient of the input, `[batch, c_in, h, w]`, from weights `w` and output gradient `dy`.
 pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
-    let (p, og, taps, chunk) = (g.pixels(), g.group_out(), g.taps(), g.chunk());
+    let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
+    let (p, span) = (g.pixels(), layout.span(g));
     let image_in = g.c_in * g.h * g.w;
     let mut dx = vec![0.0; g.batch * image_in];
     dx.par_chunks_mut(chunk * image_in).enumerate().for_each(|(index, dx)| {
         let images = dx.len() / image_in;
         let dy = &dy[index * chunk * g.c_out * p..];
-        let width = images * p;
-        let mut col = vec![0.0; taps * width];
-        let mut grad = vec![0.0; og * width];
-        for group in 0..g.groups {
-            gather(g, group, dy, images, &mut grad);
-            // The weights' transpose: row `tap`, column `o` sits at `o * taps + tap`.
-            let weights = &w[group * og * taps..];
-            product([taps, width, og], &mut col, [width, 1], false, weights, [1, taps], &grad, [width, 1]);
-            fold(g, group, &col, images, dx);
-        }
+        let width = images * span;
+        let sizes = [taps * width, og * width, padded_size(layout, images, g.group_in())];
+        with_scratch(sizes, |col, grad, padded| {
+            for group in 0..g.groups {
+                columns::gather(g, layout, group, dy, images, grad);
+                // The weights' transpose: row `tap`, column `o` sits at `o * taps + tap`.
+                let weights = &w[group * og * taps..];
+                product([taps, width, og], col, [width, 1], false, weights, [1, taps], grad, [width, 1]);
+                columns::fold(g, layout, group, col, images, padded, dx);
+            }
+        });
     });
     dx
 }
 
 #[cfg(test)]
 mod tests {
+    use super::columns::inside;
     use super::*;
 
     /// Every term of the convolution, one at a time: the definition the kernels must equal.
@@ -431,6 +366,18 @@ mod tests {
             });
             assert_close(&input_grad(&g, &w, &dy), &dx, &format!("{g:?} input gradient"));
             assert_close(&weight_grad(&g, &x, &dy), &dw, &format!("{g:?} weight gradient"));
+        }
+    }
+
+    #[test]
+    fn the_weight_gradient_repeats_to_the_bit() {
+        // 3x3 maps: many chunks of several images each, summed on every thread.
+        let g = geometry([96, 8, 3, 3], 8, [3, 1, 1, 1, 1]);
+        let x = values(g.batch * g.c_in * g.h * g.w, 7);
+        let dy = values(g.batch * g.c_out * g.pixels(), 8);
+        let first = weight_grad(&g, &x, &dy);
+        for _ in 0..20 {
+            assert!(weight_grad(&g, &x, &dy) == first, "a second call summed in another order");
         }
     }
 

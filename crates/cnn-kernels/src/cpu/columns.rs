@@ -1,0 +1,211 @@
+//! The unfolded input of a chunk of images and the moves between it and NCHW tensors.
+//!
+//! Two layouts of the columns. `Exact`: one column per output pixel, any stride; each row is
+//! built a few pixels at a time around the padding. `Wide` (stride 1): the input is first copied
+//! into zero-padded planes, and each output row gets as many columns as a padded input row, so a
+//! kernel tap's whole row of the unfolded input is one contiguous copy of a padded plane, shifted.
+//! The extra columns (2 x padding per output row) hold values no output keeps: the forward pass
+//! drops them, and the gradients put zeros there so they add nothing.
+
+use super::Geometry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    Exact,
+    /// `width`: columns per output row (a padded input row); `plane`: values per padded plane,
+    /// with room after its last row for the taps right of it to read.
+    Wide {
+        width: usize,
+        plane: usize,
+    },
+}
+
+impl Layout {
+    pub(super) fn of(g: &Geometry) -> Self {
+        if g.stride != [1, 1] {
+            return Self::Exact;
+        }
+        // Stride 1: each output row spans the padded row minus the kernel's reach.
+        let width = g.ow + g.dilation[1] * (g.kernel[1] - 1);
+        let rows = g.oh + g.dilation[0] * (g.kernel[0] - 1);
+        Self::Wide { width, plane: rows * width + g.dilation[1] * (g.kernel[1] - 1) }
+    }
+
+    /// Columns per output row.
+    pub(super) fn row(&self, g: &Geometry) -> usize {
+        match *self {
+            Self::Exact => g.ow,
+            Self::Wide { width, .. } => width,
+        }
+    }
+
+    /// Columns per image.
+    pub(super) fn span(&self, g: &Geometry) -> usize {
+        g.oh * self.row(g)
+    }
+}
+
+/// For output columns `0..out` of a tap at `offset` and `stride`: the range whose input column
+/// lies inside `0..size`.
+pub(super) fn inside(out: usize, stride: usize, offset: isize, size: usize) -> (usize, usize) {
+    // x * stride + offset in 0..size  <=>  x in ceil(-offset / stride) .. ceil((size - offset) / stride)
+    let first = if offset >= 0 { 0 } else { ((-offset) as usize).div_ceil(stride) };
+    let end = if (size as isize) <= offset { 0 } else { ((size as isize - offset) as usize).div_ceil(stride) };
+    (first.min(out), end.clamp(first.min(out), out))
+}
+
+/// The taps of one group's rows: `(row, channel, i, j)`.
+fn taps(g: &Geometry, group: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+    let [kh, kw] = g.kernel;
+    let cg = g.group_in();
+    (0..cg * kh * kw).map(move |row| (row, group * cg + row / (kh * kw), row / kw % kh, row % kw))
+}
+
+/// Copies the chunk's `images` of `x` into zero-padded planes (the `Wide` layout's source).
+pub(super) fn pad(g: &Geometry, layout: Layout, x: &[f32], images: usize, padded: &mut [f32]) {
+    let Layout::Wide { width, plane } = layout else { return };
+    padded.fill(0.0);
+    let [top, left] = g.padding;
+    for p in 0..images * g.c_in {
+        for y in 0..g.h {
+            let src = &x[(p * g.h + y) * g.w..][..g.w];
+            padded[p * plane + (top + y) * width + left..][..g.w].copy_from_slice(src);
+        }
+    }
+}
+
+/// `col[row][image * span + column]`: the input under each tap of `group` for each output column.
+/// `source` is the chunk's input (`Exact`) or its padded planes (`Wide`).
+pub(super) fn unfold(g: &Geometry, layout: Layout, group: usize, source: &[f32], images: usize, col: &mut [f32]) {
+    let span = layout.span(g);
+    let total = images * span;
+    for (row, channel, i, j) in taps(g, group) {
+        let out = &mut col[row * total..][..total];
+        match layout {
+            Layout::Wide { width, plane } => {
+                let shift = i * g.dilation[0] * width + j * g.dilation[1];
+                for (image, out) in out.chunks_exact_mut(span).enumerate() {
+                    out.copy_from_slice(&source[(image * g.c_in + channel) * plane + shift..][..span]);
+                }
+            }
+            Layout::Exact => unfold_exact(g, source, channel, [i, j], out),
+        }
+    }
+}
+
+/// One tap's row of the `Exact` layout: for each image and output row, the input row it reads,
+/// with zeros where the tap is in the padding.
+fn unfold_exact(g: &Geometry, x: &[f32], channel: usize, [i, j]: [usize; 2], out: &mut [f32]) {
+    let sx = g.stride[1];
+    let offset = (j * g.dilation[1]) as isize - g.padding[1] as isize;
+    let (first, end) = inside(g.ow, sx, offset, g.w);
+    for (index, out) in out.chunks_exact_mut(g.ow).enumerate() {
+        let (image, oy) = (index / g.oh, index % g.oh);
+        let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
+        if !(0..g.h as isize).contains(&iy) {
+            out.fill(0.0);
+            continue;
+        }
+        let start = ((image * g.c_in + channel) * g.h + iy as usize) * g.w;
+        let src = &x[(start as isize + (first * sx) as isize + offset) as usize..];
+        out[..first].fill(0.0);
+        out[end..].fill(0.0);
+        for (o, value) in out[first..end].iter_mut().zip(src.iter().step_by(sx)) {
+            *o = *value;
+        }
+    }
+}
+
+/// The adjoint of [`unfold`]: adds each column entry back onto the input pixel it was read from,
+/// into `dx` (the chunk's input gradient, all channels). `padded` is scratch for `Wide`.
+pub(super) fn fold(
+    g: &Geometry,
+    layout: Layout,
+    group: usize,
+    col: &[f32],
+    images: usize,
+    padded: &mut [f32],
+    dx: &mut [f32],
+) {
+    let span = layout.span(g);
+    let total = images * span;
+    let cg = g.group_in();
+    let Layout::Wide { width, plane } = layout else {
+        for (row, channel, i, j) in taps(g, group) {
+            fold_exact(g, &col[row * total..][..total], channel, [i, j], dx);
+        }
+        return;
+    };
+    // The group's channels of every image, padded; then the inside of each plane goes to `dx`.
+    let padded = &mut padded[..images * cg * plane];
+    padded.fill(0.0);
+    for (row, channel, i, j) in taps(g, group) {
+        let shift = i * g.dilation[0] * width + j * g.dilation[1];
+        for (image, values) in col[row * total..][..total].chunks_exact(span).enumerate() {
+            let dst = &mut padded[(image * cg + channel - group * cg) * plane + shift..][..span];
+            dst.iter_mut().zip(values).for_each(|(d, v)| *d += v);
+        }
+    }
+    let [top, left] = g.padding;
+    for image in 0..images {
+        for c in 0..cg {
+            let from = &padded[(image * cg + c) * plane..];
+            let to = &mut dx[(image * g.c_in + group * cg + c) * g.h * g.w..];
+            for y in 0..g.h {
+                to[y * g.w..][..g.w].copy_from_slice(&from[(top + y) * width + left..][..g.w]);
+            }
+        }
+    }
+}
+
+fn fold_exact(g: &Geometry, col: &[f32], channel: usize, [i, j]: [usize; 2], dx: &mut [f32]) {
+    let sx = g.stride[1];
+    let offset = (j * g.dilation[1]) as isize - g.padding[1] as isize;
+    let (first, end) = inside(g.ow, sx, offset, g.w);
+    for (index, values) in col.chunks_exact(g.ow).enumerate() {
+        let (image, oy) = (index / g.oh, index % g.oh);
+        let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
+        if !(0..g.h as isize).contains(&iy) {
+            continue;
+        }
+        let start = ((image * g.c_in + channel) * g.h + iy as usize) * g.w;
+        let start = (start as isize + (first * sx) as isize + offset) as usize;
+        for (x, value) in values[first..end].iter().enumerate() {
+            dx[start + x * sx] += value;
+        }
+    }
+}
+
+/// Copies the output gradient of `group`'s channels into `[group_out, images * span]`, with zeros
+/// in the columns no output keeps.
+pub(super) fn gather(g: &Geometry, layout: Layout, group: usize, dy: &[f32], images: usize, out: &mut [f32]) {
+    let (row, og, pixels) = (layout.row(g), g.group_out(), g.pixels());
+    for (index, out) in out.chunks_exact_mut(row).enumerate() {
+        let (plane, oy) = (index / g.oh, index % g.oh);
+        let (o, image) = (plane / images, plane % images);
+        out[..g.ow].copy_from_slice(&dy[(image * g.c_out + group * og + o) * pixels + oy * g.ow..][..g.ow]);
+        out[g.ow..].fill(0.0);
+    }
+}
+
+/// The adjoint of [`gather`] for the forward pass: writes the kept columns of `result`
+/// (`[group_out, images * span]`) into the chunk's output, plus each channel's bias.
+pub(super) fn scatter(
+    g: &Geometry,
+    layout: Layout,
+    group: usize,
+    result: &[f32],
+    bias: Option<&[f32]>,
+    images: usize,
+    y: &mut [f32],
+) {
+    let (row, og, pixels) = (layout.row(g), g.group_out(), g.pixels());
+    for (index, values) in result.chunks_exact(row).enumerate() {
+        let (plane, oy) = (index / g.oh, index % g.oh);
+        let (o, image) = (plane / images, plane % images);
+        let channel = group * og + o;
+        let add = bias.map_or(0.0, |b| b[channel]);
+        let out = &mut y[(image * g.c_out + channel) * pixels + oy * g.ow..][..g.ow];
+        out.iter_mut().zip(&values[..g.ow]).for_each(|(d, v)| *d = v + add);
+    }
+}
