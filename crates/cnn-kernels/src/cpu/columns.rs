@@ -93,24 +93,39 @@ pub(super) fn unfold(g: &Geometry, layout: Layout, group: usize, source: &[f32],
     }
 }
 
-/// One tap's row of the `Exact` layout: for each image and output row, the input row it reads,
-/// with zeros where the tap is in the padding.
-fn unfold_exact(g: &Geometry, x: &[f32], channel: usize, [i, j]: [usize; 2], out: &mut [f32]) {
-    let sx = g.stride[1];
+/// Where one tap reads in the `Exact` layout: for output row `index` (image-major) of the tap's
+/// row of columns, the input index of its first column inside the image, or none where the whole
+/// output row falls in the padding; and the range of columns inside the image.
+fn exact_reads(
+    g: &Geometry,
+    channel: usize,
+    [i, j]: [usize; 2],
+) -> (impl Fn(usize) -> Option<usize> + '_, (usize, usize)) {
     let offset = (j * g.dilation[1]) as isize - g.padding[1] as isize;
-    let (first, end) = inside(g.ow, sx, offset, g.w);
-    for (index, out) in out.chunks_exact_mut(g.ow).enumerate() {
+    let (first, end) = inside(g.ow, g.stride[1], offset, g.w);
+    let start = move |index: usize| {
         let (image, oy) = (index / g.oh, index % g.oh);
         let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
-        if !(0..g.h as isize).contains(&iy) {
+        (0..g.h as isize).contains(&iy).then(|| {
+            let row = ((image * g.c_in + channel) * g.h + iy as usize) * g.w;
+            (row as isize + (first * g.stride[1]) as isize + offset) as usize
+        })
+    };
+    (start, (first, end))
+}
+
+/// One tap's row of the `Exact` layout: for each image and output row, the input row it reads,
+/// with zeros where the tap is in the padding.
+fn unfold_exact(g: &Geometry, x: &[f32], channel: usize, tap: [usize; 2], out: &mut [f32]) {
+    let (start, (first, end)) = exact_reads(g, channel, tap);
+    for (index, out) in out.chunks_exact_mut(g.ow).enumerate() {
+        let Some(start) = start(index) else {
             out.fill(0.0);
             continue;
-        }
-        let start = ((image * g.c_in + channel) * g.h + iy as usize) * g.w;
-        let src = &x[(start as isize + (first * sx) as isize + offset) as usize..];
+        };
         out[..first].fill(0.0);
         out[end..].fill(0.0);
-        for (o, value) in out[first..end].iter_mut().zip(src.iter().step_by(sx)) {
+        for (o, value) in out[first..end].iter_mut().zip(x[start.min(x.len())..].iter().step_by(g.stride[1])) {
             *o = *value;
         }
     }
@@ -158,20 +173,12 @@ pub(super) fn fold(
     }
 }
 
-fn fold_exact(g: &Geometry, col: &[f32], channel: usize, [i, j]: [usize; 2], dx: &mut [f32]) {
-    let sx = g.stride[1];
-    let offset = (j * g.dilation[1]) as isize - g.padding[1] as isize;
-    let (first, end) = inside(g.ow, sx, offset, g.w);
+fn fold_exact(g: &Geometry, col: &[f32], channel: usize, tap: [usize; 2], dx: &mut [f32]) {
+    let (start, (first, end)) = exact_reads(g, channel, tap);
     for (index, values) in col.chunks_exact(g.ow).enumerate() {
-        let (image, oy) = (index / g.oh, index % g.oh);
-        let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
-        if !(0..g.h as isize).contains(&iy) {
-            continue;
-        }
-        let start = ((image * g.c_in + channel) * g.h + iy as usize) * g.w;
-        let start = (start as isize + (first * sx) as isize + offset) as usize;
+        let Some(start) = start(index) else { continue };
         for (x, value) in values[first..end].iter().enumerate() {
-            dx[start + x * sx] += value;
+            dx[start + x * g.stride[1]] += value;
         }
     }
 }
