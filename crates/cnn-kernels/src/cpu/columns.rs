@@ -61,9 +61,16 @@ fn taps(g: &Geometry, group: usize) -> impl Iterator<Item = (usize, usize, usize
     (0..cg * kh * kw).map(move |row| (row, group * cg + row / (kh * kw), row / kw % kh, row % kw))
 }
 
-/// Copies the chunk's `images` of `x` into zero-padded planes (the `Wide` layout's source).
-pub(super) fn pad(g: &Geometry, layout: Layout, x: &[f32], images: usize, padded: &mut [f32]) {
-    let Layout::Wide { width, plane } = layout else { return };
+/// What [`unfold`] reads for the chunk's `images` of `x`: `x` itself (`Exact`), or its copy in
+/// the zero-padded planes of `padded` (`Wide`).
+pub(super) fn source<'a>(
+    g: &Geometry,
+    layout: Layout,
+    x: &'a [f32],
+    images: usize,
+    padded: &'a mut [f32],
+) -> &'a [f32] {
+    let Layout::Wide { width, plane } = layout else { return x };
     padded.fill(0.0);
     let [top, left] = g.padding;
     for p in 0..images * g.c_in {
@@ -72,10 +79,11 @@ pub(super) fn pad(g: &Geometry, layout: Layout, x: &[f32], images: usize, padded
             padded[p * plane + (top + y) * width + left..][..g.w].copy_from_slice(src);
         }
     }
+    padded
 }
 
 /// `col[row][image * span + column]`: the input under each tap of `group` for each output column.
-/// `source` is the chunk's input (`Exact`) or its padded planes (`Wide`).
+/// `source` is what [`source`] gave for the chunk.
 pub(super) fn unfold(g: &Geometry, layout: Layout, group: usize, source: &[f32], images: usize, col: &mut [f32]) {
     let span = layout.span(g);
     let total = images * span;

@@ -166,8 +166,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
         let width = images * span;
         let sizes = [taps * width, og * width, padded_size(layout, images, g.c_in)];
         with_scratch(sizes, |col, result, padded| {
-            columns::pad(g, layout, x, images, padded);
-            let source = if layout == Layout::Exact { x } else { &*padded };
+            let source = columns::source(g, layout, x, images, padded);
             for group in 0..g.groups {
                 columns::unfold(g, layout, group, source, images, col);
                 let weights = &w[group * og * taps..];
@@ -200,8 +199,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             let width = images * span;
             let sizes = [taps * width, og * width, padded_size(layout, images, g.c_in)];
             with_scratch(sizes, |col, grad, padded| {
-                columns::pad(g, layout, x, images, padded);
-                let source = if layout == Layout::Exact { x } else { &*padded };
+                let source = columns::source(g, layout, x, images, padded);
                 for group in 0..g.groups {
                     columns::unfold(g, layout, group, source, images, col);
                     columns::gather(g, layout, group, dy, images, grad);
