@@ -38,10 +38,6 @@ fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOpt
     })
 }
 
-fn values(tensor: &FloatTensor<Flex>) -> FloatTensor<Flex> {
-    tensor.to_contiguous()
-}
-
 fn tensor(data: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
     FloatTensor::<Flex>::from_data(TensorData::new(data, shape))
 }
@@ -49,7 +45,7 @@ fn tensor(data: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
 impl ConvKernels for Flex {
     fn conv_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         let Some(g) = geometry(&x, &weight, &options) else { return Flex::conv2d(x, weight, None, options) };
-        let y = cpu::forward(&g, values(&x).storage(), values(&weight).storage(), None);
+        let y = cpu::forward(&g, x.to_contiguous().storage(), weight.to_contiguous().storage(), None);
         tensor(y, [g.batch, g.c_out, g.oh, g.ow])
     }
 
@@ -62,7 +58,7 @@ impl ConvKernels for Flex {
         let Some(g) = geometry(&x, &weight, &options) else {
             return Flex::conv2d_x_backward(x, weight, output_grad, options);
         };
-        let dx = cpu::input_grad(&g, values(&weight).storage(), values(&output_grad).storage());
+        let dx = cpu::input_grad(&g, weight.to_contiguous().storage(), output_grad.to_contiguous().storage());
         tensor(dx, [g.batch, g.c_in, g.h, g.w])
     }
 
@@ -75,7 +71,7 @@ impl ConvKernels for Flex {
         let Some(g) = geometry(&x, &weight, &options) else {
             return Flex::conv2d_weight_backward(x, weight, output_grad, options);
         };
-        let dw = cpu::weight_grad(&g, values(&x).storage(), values(&output_grad).storage());
+        let dw = cpu::weight_grad(&g, x.to_contiguous().storage(), output_grad.to_contiguous().storage());
         let [c_out, per_group, kh, kw] = weight.shape().dims();
         tensor(dw, [c_out, per_group, kh, kw])
     }
