@@ -53,6 +53,19 @@ impl ModelSpec {
         let analysis = analysis::analyze_graph(self.family(), &graph, input)?;
         let shape = [input.channels, input.size, input.size];
         let (nodes, _) = module::build(&graph, shape, &mut analysis.rows.iter(), device);
-        Ok(Model { nodes })
+        let model = Model { nodes };
+        // burn draws a parameter's values when it is first read, so a model left lazy would draw
+        // them in its first forward pass, whatever else has drawn from the generator since.
+        model.visit(&mut DrawNow);
+        Ok(model)
+    }
+}
+
+/// Reads every parameter once, which draws the lazy ones.
+struct DrawNow;
+
+impl burn::module::ModuleVisitor for DrawNow {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }

@@ -206,7 +206,6 @@ pub async fn train_from(
     let spent = train_resized.as_ref().map_or(0, |d| d.images.pixels.len());
     let test_resized = test.resized(spec.image_size, RESIZED_BUDGET - spent);
     let (train, test) = (train_resized.as_ref().unwrap_or(train), test_resized.as_ref().unwrap_or(test));
-    device.seed(spec.seed);
     let mut trainer = Trainer::new(spec, device)?;
     let (mut history, mut done) = (Vec::new(), 0);
     if let Some(checkpoint) = &checkpoints.resume {

@@ -4,6 +4,8 @@ use burn::prelude::*;
 use cnn_data::Batch;
 use cnn_models::{InputSpec, Model};
 
+use std::sync::Mutex;
+
 use burn::tensor::Bytes;
 
 use crate::checkpoint::{CheckpointError, load_weights};
@@ -17,6 +19,8 @@ pub struct StepStats {
     pub examples: usize,
 }
 
+static DRAWING_WEIGHTS: Mutex<()> = Mutex::new(());
+
 /// A model with its optimiser on one device.
 pub struct Trainer {
     model: Option<Model>,
@@ -29,12 +33,20 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// The model of `spec` with fresh weights (from the device's seed) and `spec`'s optimiser.
+    /// The model of `spec` with fresh weights drawn from `spec.seed`, and `spec`'s optimiser.
     pub fn new(spec: &TrainSpec, device: &Device) -> Result<Self, TrainError> {
         spec.check_recipe()?;
         let smoothing = (spec.label_smoothing > 0.0).then_some(spec.label_smoothing as f32);
+        let model = {
+            // burn keeps one generator per backend for the whole process: two trainers made at
+            // once (the test harness's threads) would interleave their draws, and each would get
+            // weights its seed does not give alone.
+            let _drawing = DRAWING_WEIGHTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            device.seed(spec.seed);
+            spec.model.init(InputSpec::fashion_mnist(spec.image_size), device)?
+        };
         Ok(Self {
-            model: Some(spec.model.init(InputSpec::fashion_mnist(spec.image_size), device)?),
+            model: Some(model),
             optim: spec.optimizer.init(spec.weight_decay),
             train_loss: CrossEntropyLossConfig::new().with_smoothing(smoothing).init(device),
             loss: CrossEntropyLossConfig::new().init(device),

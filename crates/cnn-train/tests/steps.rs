@@ -16,9 +16,8 @@ static LABELS: &[u8] = include_bytes!("../../../public/data/fashion-mnist/t10k-l
 async fn twenty_steps_lower_the_held_out_loss(kind: BackendKind, optimizer: Optimizer, lr: f64) {
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(320);
     let backend = Backend::open(kind).await.unwrap();
-    backend.device.seed(7);
     let tiny = ModelSpec::Vgg(VggSpec { arch: vec![(1, 8), (1, 16)], head_width: 64, dropout: 0.0 });
-    let spec = TrainSpec { learning_rate: lr, optimizer, ..TrainSpec::new(tiny, 28) };
+    let spec = TrainSpec { learning_rate: lr, optimizer, seed: 7, ..TrainSpec::new(tiny, 28) };
     let mut trainer = Trainer::new(&spec, &backend.device).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: 28, seed: 3 };
     let held_out: Vec<usize> = (0..160).collect();
@@ -103,9 +102,8 @@ async fn trains(family: &str, kind: BackendKind) {
     let Tiny { spec, lr, images, passes, factor } = tiny(family);
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(images);
     let backend = Backend::open(kind).await.unwrap();
-    backend.device.seed(11);
-    let mut trainer =
-        Trainer::new(&TrainSpec { learning_rate: lr, ..TrainSpec::new(spec, SIZE) }, &backend.device).unwrap();
+    let spec = TrainSpec { learning_rate: lr, seed: 11, ..TrainSpec::new(spec, SIZE) };
+    let mut trainer = Trainer::new(&spec, &backend.device).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: SIZE, seed: 5 };
     let mut pass_loss = Vec::new();
     for pass in 0..passes {
