@@ -154,19 +154,32 @@ fn padded_size(layout: Layout, images: usize, channels: usize) -> usize {
     }
 }
 
+/// Runs `work` on what [`columns::unfold`] reads for `images` images of `x` from `first` on, and
+/// on this thread's scratch for their unfolded input and for a `[group_out, columns]` product.
+fn with_input_chunk<R>(
+    g: &Geometry,
+    layout: Layout,
+    x: &[f32],
+    first: usize,
+    images: usize,
+    work: impl FnOnce(&[f32], &mut [f32], &mut [f32]) -> R,
+) -> R {
+    let image_in = g.c_in * g.h * g.w;
+    let x = &x[first * image_in..][..images * image_in];
+    let width = images * layout.span(g);
+    let sizes = [g.taps() * width, g.group_out() * width, padded_size(layout, images, g.c_in)];
+    with_scratch(sizes, |col, product, padded| work(columns::source(g, layout, x, images, padded), col, product))
+}
+
 /// The forward pass: `[batch, c_out, oh, ow]` from input `x`, weights `w` and an optional bias.
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
-    let image_in = g.c_in * g.h * g.w;
     let mut y = vec![0.0; g.batch * g.c_out * p];
     y.par_chunks_mut(chunk * g.c_out * p).enumerate().for_each(|(index, y)| {
         let images = y.len() / (g.c_out * p);
-        let x = &x[index * chunk * image_in..][..images * image_in];
         let width = images * span;
-        let sizes = [taps * width, og * width, padded_size(layout, images, g.c_in)];
-        with_scratch(sizes, |col, result, padded| {
-            let source = columns::source(g, layout, x, images, padded);
+        with_input_chunk(g, layout, x, index * chunk, images, |source, col, result| {
             for group in 0..g.groups {
                 columns::unfold(g, layout, group, source, images, col);
                 let weights = &w[group * og * taps..];
@@ -185,7 +198,6 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
-    let image_in = g.c_in * g.h * g.w;
     let size = g.c_out * taps;
     let chunks = g.batch.div_ceil(chunk);
     let runs = chunks.min(2 * rayon::current_num_threads()).max(1);
@@ -194,12 +206,9 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         for index in run * chunks / runs..(run + 1) * chunks / runs {
             let first = index * chunk;
             let images = chunk.min(g.batch - first);
-            let x = &x[first * image_in..][..images * image_in];
             let dy = &dy[first * g.c_out * p..];
             let width = images * span;
-            let sizes = [taps * width, og * width, padded_size(layout, images, g.c_in)];
-            with_scratch(sizes, |col, grad, padded| {
-                let source = columns::source(g, layout, x, images, padded);
+            with_input_chunk(g, layout, x, first, images, |source, col, grad| {
                 for group in 0..g.groups {
                     columns::unfold(g, layout, group, source, images, col);
                     columns::gather(g, layout, group, dy, images, grad);
