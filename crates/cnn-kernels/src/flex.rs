@@ -1,13 +1,18 @@
-//! [`ConvKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for other types.
+//! [`ConvKernels`], [`PoolKernels`] and [`NormKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for
+//! other types.
 
 use burn::backend::Flex;
 use burn::backend::TensorMetadata;
 use burn::backend::ops::{ConvOptions, ModuleOps};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::tensor::{DType, TensorData};
 
 use crate::ConvKernels;
+use crate::cpu::norm::{self, Planes};
+use crate::cpu::pool::{self, Window};
 use crate::cpu::{self, Geometry};
+use crate::norm::NormKernels;
+use crate::pool::{PoolKernels, PoolOptions};
 
 /// The geometry of a conv of `x` by `weight`, where the CPU kernels take it: f32 tensors.
 fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOptions<2>) -> Option<Geometry> {
@@ -74,5 +79,120 @@ impl ConvKernels for Flex {
         let dw = cpu::weight_grad(&g, x.to_contiguous().storage(), output_grad.to_contiguous().storage());
         let [c_out, per_group, kh, kw] = weight.shape().dims();
         tensor(dw, [c_out, per_group, kh, kw])
+    }
+}
+
+/// The window of a pooling of `x`, where the CPU kernels take it: f32 planes.
+fn window(x: &FloatTensor<Flex>, options: &PoolOptions) -> Option<(Window, usize)> {
+    if x.dtype() != DType::F32 {
+        return None;
+    }
+    let [batch, channels, h, w] = x.shape().dims();
+    let PoolOptions { kernel, stride, padding, dilation } = *options;
+    let size = |input: usize, i: usize| {
+        (input + 2 * padding[i]).checked_sub(dilation[i] * (kernel[i] - 1) + 1).map(|span| span / stride[i] + 1)
+    };
+    let (oh, ow) = (size(h, 0)?, size(w, 1)?);
+    Some((Window { h, w, kernel, stride, padding, dilation, oh, ow }, batch * channels))
+}
+
+impl PoolKernels for Flex {
+    fn max_pool_forward(x: FloatTensor<Self>, options: PoolOptions) -> FloatTensor<Self> {
+        Self::max_pool_with_indices(x, options).0
+    }
+
+    fn max_pool_with_indices(x: FloatTensor<Self>, options: PoolOptions) -> (FloatTensor<Self>, IntTensor<Self>) {
+        let Some((win, planes)) = window(&x, &options) else {
+            let PoolOptions { kernel, stride, padding, dilation } = options;
+            let int_dtype = burn::backend::get_or_init_device_settings::<Flex>(&x.device()).int_dtype;
+            let out = Flex::max_pool2d_with_indices(x, kernel, stride, padding, dilation, false, int_dtype);
+            return (out.output, out.indices);
+        };
+        let [batch, channels, _, _] = x.shape().dims();
+        let (y, at) = pool::max_pool(&win, planes, x.to_contiguous().storage());
+        let shape = [batch, channels, win.oh, win.ow];
+        (tensor(y, shape), IntTensor::<Flex>::from_data(TensorData::new(at, shape)))
+    }
+
+    fn max_pool_backward(
+        x: FloatTensor<Self>,
+        options: PoolOptions,
+        output_grad: FloatTensor<Self>,
+        indices: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let Some((win, planes)) = window(&x, &options) else {
+            let PoolOptions { kernel, stride, padding, dilation } = options;
+            return Flex::max_pool2d_with_indices_backward(
+                x,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                false,
+                output_grad,
+                indices,
+            )
+            .x_grad;
+        };
+        let dx = pool::max_pool_backward(
+            &win,
+            planes,
+            output_grad.to_contiguous().storage(),
+            indices.to_contiguous().storage(),
+        );
+        tensor(dx, x.shape().dims())
+    }
+}
+
+fn planes(x: &FloatTensor<Flex>) -> Option<Planes> {
+    let dims = x.shape().dims::<4>();
+    (x.dtype() == DType::F32).then(|| Planes { batch: dims[0], channels: dims[1], plane: dims[2] * dims[3] })
+}
+
+fn vector(data: Vec<f32>) -> FloatTensor<Flex> {
+    let len = data.len();
+    FloatTensor::<Flex>::from_data(TensorData::new(data, [len]))
+}
+
+impl NormKernels for Flex {
+    fn norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let Some(p) = planes(&x).filter(|_| x.shape().num_dims() == 4 && gamma.dtype() == DType::F32) else {
+            let out = Flex::batch_norm_train(x, gamma, beta, epsilon);
+            return (out.output, out.mean, out.variance);
+        };
+        let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
+        let (y, mean, variance) =
+            norm::batch_norm_train(&p, x.to_contiguous().storage(), gamma.storage(), beta.storage(), epsilon);
+        (tensor(y, x.shape().dims()), vector(mean), vector(variance))
+    }
+
+    fn norm_train_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        output_grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let Some(p) = planes(&x).filter(|_| x.shape().num_dims() == 4 && gamma.dtype() == DType::F32) else {
+            let out = Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+            return (out.x_grad, out.gamma_grad, out.beta_grad);
+        };
+        let (gamma, mean, variance) = (gamma.to_contiguous(), mean.to_contiguous(), variance.to_contiguous());
+        let (dx, dgamma, dbeta) = norm::batch_norm_train_backward(
+            &p,
+            x.to_contiguous().storage(),
+            gamma.storage(),
+            mean.storage(),
+            variance.storage(),
+            epsilon,
+            output_grad.to_contiguous().storage(),
+        );
+        (tensor(dx, x.shape().dims()), vector(dgamma), vector(dbeta))
     }
 }

@@ -4,10 +4,17 @@
 //! Today: the 2-d convolution on the CPU (burn-flex), whose backward pass burn-flex inherits from
 //! burn's generic one (see [`cpu`] for why that is slow). [`conv2d`] is a drop-in for
 //! `burn::tensor::module::conv2d`; its gradient comes from the [`ConvKernels`] methods of the
-//! tensor's backend: ours on Flex, burn's on the GPU.
+//! tensor's backend: ours on Flex, burn's on the GPU. Max pooling ([`max_pool2d`]) and batch
+//! normalisation in training ([`batch_norm_train`]) likewise: burn-flex pools through a generic
+//! 3-d kernel and normalises through a dozen tensor operations.
 
 pub mod cpu;
 mod flex;
+mod norm;
+mod pool;
+
+pub use norm::{NormKernels, batch_norm_train};
+pub use pool::{PoolKernels, PoolOptions, max_pool2d};
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

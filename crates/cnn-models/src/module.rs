@@ -123,9 +123,9 @@ impl Node {
                 relu(body + run_seq(&r.shortcut, x, trace))
             }
             Node::Conv(conv) => convolve(conv, x),
-            Node::BatchNorm(bn) => bn.forward(x),
+            Node::BatchNorm(bn) => batch_norm(bn, x),
             Node::Relu(_) => relu(x),
-            Node::MaxPool(pool) => pool.forward(x),
+            Node::MaxPool(pool) => max_pool(pool, x),
             Node::AvgPool(pool) => pool.forward(x),
             Node::GlobalAvgPool(pool) => pool.forward(x),
             Node::Flatten(_) => {
@@ -177,6 +177,39 @@ fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let options =
         ConvOptions::new_with_padding(conv.stride, [(top, bottom), (left, right)], conv.dilation, conv.groups);
     cnn_kernels::conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// `BatchNorm::forward`, with a training batch normalised by [`cnn_kernels::batch_norm_train`]
+/// (burn-flex runs burn's as a dozen tensor operations). The running statistics move as burn's do.
+fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    if !(x.device().is_autodiff() && bn.training.is_enabled()) {
+        return bn.forward(x);
+    }
+    let (y, mean, variance) = cnn_kernels::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
+    let update = |running: &burn::module::RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let old = running.value_sync().to_device(&batch.device());
+        running.update(old.mul_scalar(1.0 - bn.momentum).add(batch.detach().mul_scalar(bn.momentum)).detach());
+    };
+    update(&bn.running_mean, mean);
+    update(&bn.running_var, variance);
+    y
+}
+
+/// `MaxPool2d::forward` through [`cnn_kernels::max_pool2d`], faster on the CPU. Every pool here
+/// has explicit, even padding and floor mode.
+fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    match pool.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right && !pool.ceil_mode => {
+            let options = cnn_kernels::PoolOptions {
+                kernel: pool.kernel_size,
+                stride: pool.stride,
+                padding: [top, left],
+                dilation: pool.dilation,
+            };
+            cnn_kernels::max_pool2d(x, options)
+        }
+        _ => pool.forward(x),
+    }
 }
 
 pub(crate) fn run_seq(nodes: &[Node], x: Tensor<4>, trace: &mut Option<Vec<Traced>>) -> Tensor<4> {

@@ -10,6 +10,8 @@
 //! on its chunk's thread.
 
 mod columns;
+pub mod norm;
+pub mod pool;
 
 use std::cell::RefCell;
 
