@@ -8,6 +8,8 @@
 //! of the full `c_out x (c_in*k*k) x (images*pixels)` shape, as PyTorch's CPU path does. Chunks of
 //! images run in parallel on rayon's pool (one thread where there is none), and each product runs
 //! on its chunk's thread.
+//!
+//! Max pooling ([`pool`]) and batch normalisation of a training batch ([`norm`]) live beside it.
 
 mod columns;
 pub mod norm;
