@@ -11,8 +11,8 @@ use crate::ConvKernels;
 use crate::cpu::norm::{self, Planes};
 use crate::cpu::pool::{self, Window};
 use crate::cpu::{self, Geometry};
-use crate::norm::NormKernels;
-use crate::pool::{PoolKernels, PoolOptions};
+use crate::norm::{NormKernels, burns_norm_train, burns_norm_train_backward};
+use crate::pool::{PoolKernels, PoolOptions, burns_max_pool_backward, burns_max_pool_with_indices};
 
 /// The geometry of a conv of `x` by `weight`, where the CPU kernels take it: f32 tensors.
 fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOptions<2>) -> Option<Geometry> {
@@ -98,16 +98,16 @@ fn window(x: &FloatTensor<Flex>, options: &PoolOptions) -> Option<(Window, usize
 
 impl PoolKernels for Flex {
     fn max_pool_forward(x: FloatTensor<Self>, options: PoolOptions) -> FloatTensor<Self> {
-        Self::max_pool_with_indices(x, options).0
+        let Some((win, planes)) = window(&x, &options) else {
+            let PoolOptions { kernel, stride, padding, dilation } = options;
+            return Flex::max_pool2d(x, kernel, stride, padding, dilation, false);
+        };
+        let [batch, channels, _, _] = x.shape().dims();
+        tensor(pool::max_pool_values(&win, planes, x.to_contiguous().storage()), [batch, channels, win.oh, win.ow])
     }
 
     fn max_pool_with_indices(x: FloatTensor<Self>, options: PoolOptions) -> (FloatTensor<Self>, IntTensor<Self>) {
-        let Some((win, planes)) = window(&x, &options) else {
-            let PoolOptions { kernel, stride, padding, dilation } = options;
-            let int_dtype = burn::backend::get_or_init_device_settings::<Flex>(&x.device()).int_dtype;
-            let out = Flex::max_pool2d_with_indices(x, kernel, stride, padding, dilation, false, int_dtype);
-            return (out.output, out.indices);
-        };
+        let Some((win, planes)) = window(&x, &options) else { return burns_max_pool_with_indices::<Flex>(x, options) };
         let [batch, channels, _, _] = x.shape().dims();
         let (y, at) = pool::max_pool(&win, planes, x.to_contiguous().storage());
         let shape = [batch, channels, win.oh, win.ow];
@@ -121,18 +121,7 @@ impl PoolKernels for Flex {
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
         let Some((win, planes)) = window(&x, &options) else {
-            let PoolOptions { kernel, stride, padding, dilation } = options;
-            return Flex::max_pool2d_with_indices_backward(
-                x,
-                kernel,
-                stride,
-                padding,
-                dilation,
-                false,
-                output_grad,
-                indices,
-            )
-            .x_grad;
+            return burns_max_pool_backward::<Flex>(x, options, output_grad, indices);
         };
         let dx = pool::max_pool_backward(
             &win,
@@ -144,9 +133,13 @@ impl PoolKernels for Flex {
     }
 }
 
-fn planes(x: &FloatTensor<Flex>) -> Option<Planes> {
-    let dims = x.shape().dims::<4>();
-    (x.dtype() == DType::F32).then(|| Planes { batch: dims[0], channels: dims[1], plane: dims[2] * dims[3] })
+/// The planes of a batch norm of `x` by `gamma`, where the CPU kernels take it: f32 NCHW.
+fn planes(x: &FloatTensor<Flex>, gamma: &FloatTensor<Flex>) -> Option<Planes> {
+    if x.dtype() != DType::F32 || gamma.dtype() != DType::F32 || x.shape().num_dims() != 4 {
+        return None;
+    }
+    let [batch, channels, h, w] = x.shape().dims();
+    Some(Planes { batch, channels, plane: h * w })
 }
 
 fn vector(data: Vec<f32>) -> FloatTensor<Flex> {
@@ -161,10 +154,7 @@ impl NormKernels for Flex {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let Some(p) = planes(&x).filter(|_| x.shape().num_dims() == 4 && gamma.dtype() == DType::F32) else {
-            let out = Flex::batch_norm_train(x, gamma, beta, epsilon);
-            return (out.output, out.mean, out.variance);
-        };
+        let Some(p) = planes(&x, &gamma) else { return burns_norm_train::<Flex>(x, gamma, beta, epsilon) };
         let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
         let (y, mean, variance) =
             norm::batch_norm_train(&p, x.to_contiguous().storage(), gamma.storage(), beta.storage(), epsilon);
@@ -179,9 +169,8 @@ impl NormKernels for Flex {
         epsilon: f64,
         output_grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let Some(p) = planes(&x).filter(|_| x.shape().num_dims() == 4 && gamma.dtype() == DType::F32) else {
-            let out = Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
-            return (out.x_grad, out.gamma_grad, out.beta_grad);
+        let Some(p) = planes(&x, &gamma) else {
+            return burns_norm_train_backward::<Flex>(x, gamma, mean, variance, epsilon, output_grad);
         };
         let (gamma, mean, variance) = (gamma.to_contiguous(), mean.to_contiguous(), variance.to_contiguous());
         let (dx, dgamma, dbeta) = norm::batch_norm_train_backward(

@@ -20,8 +20,7 @@ pub trait NormKernels: Backend {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let out = Self::batch_norm_train(x, gamma, beta, epsilon);
-        (out.output, out.mean, out.variance)
+        burns_norm_train::<Self>(x, gamma, beta, epsilon)
     }
 
     /// The gradients for the input, `gamma` and `beta`.
@@ -33,9 +32,33 @@ pub trait NormKernels: Backend {
         epsilon: f64,
         output_grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let out = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
-        (out.x_grad, out.gamma_grad, out.beta_grad)
+        burns_norm_train_backward::<Self>(x, gamma, mean, variance, epsilon, output_grad)
     }
+}
+
+/// burn's own training batch norm: [`NormKernels`]' default, and the fallback of a backend whose
+/// kernels take only some tensors.
+pub(crate) fn burns_norm_train<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    epsilon: f64,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let out = B::batch_norm_train(x, gamma, beta, epsilon);
+    (out.output, out.mean, out.variance)
+}
+
+/// burn's own gradients of [`burns_norm_train`].
+pub(crate) fn burns_norm_train_backward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    variance: FloatTensor<B>,
+    epsilon: f64,
+    output_grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let out = B::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+    (out.x_grad, out.gamma_grad, out.beta_grad)
 }
 
 #[cfg(feature = "gpu")]

@@ -32,10 +32,7 @@ pub trait PoolKernels: Backend {
     /// The output and where each maximum was, in the form [`PoolKernels::max_pool_backward`]
     /// reads.
     fn max_pool_with_indices(x: FloatTensor<Self>, options: PoolOptions) -> (FloatTensor<Self>, IntTensor<Self>) {
-        let PoolOptions { kernel, stride, padding, dilation } = options;
-        let int_dtype = get_or_init_device_settings::<Self>(&x.device()).int_dtype;
-        let out = Self::max_pool2d_with_indices(x, kernel, stride, padding, dilation, false, int_dtype);
-        (out.output, out.indices)
+        burns_max_pool_with_indices::<Self>(x, options)
     }
 
     fn max_pool_backward(
@@ -44,9 +41,31 @@ pub trait PoolKernels: Backend {
         output_grad: FloatTensor<Self>,
         indices: IntTensor<Self>,
     ) -> FloatTensor<Self> {
-        let PoolOptions { kernel, stride, padding, dilation } = options;
-        Self::max_pool2d_with_indices_backward(x, kernel, stride, padding, dilation, false, output_grad, indices).x_grad
+        burns_max_pool_backward::<Self>(x, options, output_grad, indices)
     }
+}
+
+/// burn's own pooling with indices: [`PoolKernels`]' default, and the fallback of a backend
+/// whose kernels take only some tensors.
+pub(crate) fn burns_max_pool_with_indices<B: Backend>(
+    x: FloatTensor<B>,
+    options: PoolOptions,
+) -> (FloatTensor<B>, IntTensor<B>) {
+    let PoolOptions { kernel, stride, padding, dilation } = options;
+    let int_dtype = get_or_init_device_settings::<B>(&x.device()).int_dtype;
+    let out = B::max_pool2d_with_indices(x, kernel, stride, padding, dilation, false, int_dtype);
+    (out.output, out.indices)
+}
+
+/// burn's own input gradient of [`burns_max_pool_with_indices`].
+pub(crate) fn burns_max_pool_backward<B: Backend>(
+    x: FloatTensor<B>,
+    options: PoolOptions,
+    output_grad: FloatTensor<B>,
+    indices: IntTensor<B>,
+) -> FloatTensor<B> {
+    let PoolOptions { kernel, stride, padding, dilation } = options;
+    B::max_pool2d_with_indices_backward(x, kernel, stride, padding, dilation, false, output_grad, indices).x_grad
 }
 
 #[cfg(feature = "gpu")]
@@ -95,7 +114,8 @@ mod tests {
 
     use super::*;
 
-    /// On the CPU with autodiff, the output and the input gradient equal burn's own pooling's.
+    /// On the CPU, the output (with and without autodiff) and the input gradient equal burn's own
+    /// pooling's.
     #[test]
     fn pooling_and_its_gradient_equal_burns() {
         let device = burn::tensor::Device::flex().autodiff();
@@ -107,6 +127,9 @@ mod tests {
             let theirs = MaxPoolOptions::new([kernel; 2]).with_stride([stride; 2]).with_padding([padding; 2]);
             let theirs = burns_max_pool2d(x.clone(), theirs);
             ours.to_data().assert_approx_eq::<f32>(&theirs.to_data(), Tolerance::absolute(0.0));
+            // Without autodiff, as in inference and the test pass: the maxima alone.
+            let plain = max_pool2d(Tensor::from_data(x.to_data(), &burn::tensor::Device::flex()), options);
+            plain.to_data().assert_approx_eq::<f32>(&theirs.to_data(), Tolerance::absolute(0.0));
             let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
             let ours = x.grad(&(ours * weights.clone()).sum().backward()).expect("our gradient");
             let theirs = x.grad(&(theirs * weights).sum().backward()).expect("burn's gradient");

@@ -43,8 +43,11 @@ impl Window {
         (first, last.map_or(first, |k| k + 1))
     }
 
-    /// Max and flat in-plane index of every window of one plane.
-    fn pool_plane(&self, x: &[f32], y: &mut [f32], at: &mut [i32]) {
+    /// Max of every window of one plane, with its flat in-plane index put in `at`.
+    fn pool_plane(&self, x: &[f32], y: &mut [f32], at: &mut impl Places) {
+        if self.is_two_by_two() {
+            return self.pool_plane_two(x, y, at);
+        }
         let [kh, kw] = self.kernel;
         let [dh, dw] = self.dilation;
         for oy in 0..self.oh {
@@ -64,17 +67,16 @@ impl Window {
                     }
                 }
                 y[oy * self.ow + ox] = best;
-                at[oy * self.ow + ox] = best_at as i32;
+                at.put(oy * self.ow + ox, best_at);
             }
         }
     }
 
     /// [`Window::pool_plane`] for 2x2 windows with stride 2: two input rows per output row.
-    fn pool_plane_two(&self, x: &[f32], y: &mut [f32], at: &mut [i32]) {
+    fn pool_plane_two(&self, x: &[f32], y: &mut [f32], at: &mut impl Places) {
         let w = self.w;
         for oy in 0..self.oh {
             let (top, bottom) = (2 * oy * w, (2 * oy + 1) * w);
-            let (y, at) = (&mut y[oy * self.ow..][..self.ow], &mut at[oy * self.ow..][..self.ow]);
             for ox in 0..self.ow {
                 let c = 2 * ox;
                 let mut best = (x[top + c], top + c);
@@ -83,11 +85,28 @@ impl Window {
                         best = (x[i], i);
                     }
                 }
-                y[ox] = best.0;
-                at[ox] = best.1 as i32;
+                y[oy * self.ow + ox] = best.0;
+                at.put(oy * self.ow + ox, best.1);
             }
         }
     }
+}
+
+/// Where a pooling puts the place of each maximum: a plane's indices for the backward pass, or
+/// nowhere when no gradient will be asked for (inference, the test pass), which saves writing
+/// and allocating them. Monomorphised, so the unused one costs nothing.
+trait Places {
+    fn put(&mut self, output: usize, input: usize);
+}
+
+impl Places for &mut [i32] {
+    fn put(&mut self, output: usize, input: usize) {
+        self[output] = input as i32;
+    }
+}
+
+impl Places for () {
+    fn put(&mut self, _: usize, _: usize) {}
 }
 
 /// Planes per task: whole planes, about 16 K outputs at a time so that small maps do not
@@ -96,28 +115,40 @@ fn planes_per_task(window: &Window) -> usize {
     (16 * 1024 / window.plane_out().max(1)).max(1)
 }
 
-/// The max of every window of `planes` planes of `x`, and where in its plane each one was.
-pub fn max_pool(window: &Window, planes: usize, x: &[f32]) -> (Vec<f32>, Vec<i32>) {
+/// The plane sizes in and out, once `x` is checked to hold `planes` planes.
+fn plane_sizes(window: &Window, planes: usize, x: &[f32]) -> (usize, usize) {
     let (plane_in, plane_out) = (window.plane_in(), window.plane_out());
     assert!(x.len() == planes * plane_in, "max_pool: {} values for {planes} planes of {plane_in}", x.len());
     assert!(plane_in <= i32::MAX as usize, "max_pool: a plane of {plane_in} values does not fit i32 indices");
-    let mut y = vec![0.0; planes * plane_out];
-    let mut at = vec![0; planes * plane_out];
+    (plane_in, plane_out)
+}
+
+/// The max of every window of `planes` planes of `x`, and where in its plane each one was.
+pub fn max_pool(window: &Window, planes: usize, x: &[f32]) -> (Vec<f32>, Vec<i32>) {
+    let (plane_in, plane_out) = plane_sizes(window, planes, x);
+    let (mut y, mut at) = (vec![0.0; planes * plane_out], vec![0; planes * plane_out]);
     let per = planes_per_task(window);
     (y.par_chunks_mut(per * plane_out).zip(at.par_chunks_mut(per * plane_out)).enumerate()).for_each(
         |(task, (y, at))| {
-            let first = task * per;
-            for (p, (y, at)) in y.chunks_mut(plane_out).zip(at.chunks_mut(plane_out)).enumerate() {
-                let x = &x[(first + p) * plane_in..][..plane_in];
-                if window.is_two_by_two() {
-                    window.pool_plane_two(x, y, at);
-                } else {
-                    window.pool_plane(x, y, at);
-                }
+            for (p, (y, mut at)) in y.chunks_mut(plane_out).zip(at.chunks_mut(plane_out)).enumerate() {
+                window.pool_plane(&x[(task * per + p) * plane_in..][..plane_in], y, &mut at);
             }
         },
     );
     (y, at)
+}
+
+/// [`max_pool`]'s maxima alone, for a pass that no gradient follows.
+pub fn max_pool_values(window: &Window, planes: usize, x: &[f32]) -> Vec<f32> {
+    let (plane_in, plane_out) = plane_sizes(window, planes, x);
+    let mut y = vec![0.0; planes * plane_out];
+    let per = planes_per_task(window);
+    y.par_chunks_mut(per * plane_out).enumerate().for_each(|(task, y)| {
+        for (p, y) in y.chunks_mut(plane_out).enumerate() {
+            window.pool_plane(&x[(task * per + p) * plane_in..][..plane_in], y, &mut ());
+        }
+    });
+    y
 }
 
 /// The gradient of [`max_pool`] for its input: each output's gradient added where its max was.
@@ -188,6 +219,7 @@ mod tests {
             let planes = 3;
             let x: Vec<f32> = (0..planes * win.h * win.w).map(|i| ((i * 7919) % 103) as f32 - 50.0).collect();
             let (y, at) = max_pool(&win, planes, &x);
+            assert_eq!(max_pool_values(&win, planes, &x), y, "{win:?}");
             for p in 0..planes {
                 let (want_y, want_at) = naive(&win, &x[p * win.h * win.w..][..win.h * win.w]);
                 assert_eq!(&y[p * win.oh * win.ow..][..win.oh * win.ow], &want_y[..], "{win:?}");
