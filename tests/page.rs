@@ -6,7 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use support::{browser, choose, choose_backend, click, dist, serve, set_field, text, value, wait_for};
+use support::{
+    browser, choose, choose_backend, click, css_text, dist, screenshots, serve, set_field, text, value, wait_for,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
@@ -18,9 +20,17 @@ async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
 
     wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
     assert_eq!(text(&client, "status").await, "Ready: 60000 training and 10000 test images.");
+    // Every id names one element, and the preset menu names the spec that is loaded.
+    let ids = "const ids = [...document.querySelectorAll('[id]')].map(e => e.id); \
+               return ids.filter((id, i) => ids.indexOf(id) !== i);";
+    let repeated = client.execute(ids, vec![]).await.expect("list the ids");
+    assert_eq!(repeated, serde_json::json!([]), "ids used twice");
+    assert_eq!(value(&client, "model").await, "resnet-small");
+    screenshots(&client, "model", "model").await;
 
     // Bad input: VGG-11/4 cannot take 28-pixel images, and the page says why instead of failing.
     choose(&client, "model", "vgg11-r4").await;
+    assert_eq!(value(&client, "model").await, "vgg11-r4");
     set_field(&client, "size", "28").await;
     click(&client, "train").await;
     let error = wait_for(&client, "error", 10, |e| !e.is_empty()).await;
@@ -157,11 +167,40 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
         text(&client, "backend-why").await,
         "The only GPU here is a software adapter, far slower than the CPU, so the CPU trains."
     );
-    let last = client.find(Locator::Css("#epochs tbody tr:last-child td:nth-child(4)")).await.expect("epoch 2's row");
+    let last =
+        client.find(Locator::Css("#epoch-table tbody tr:last-child td:nth-child(4)")).await.expect("epoch 2's row");
     let test_loss: f32 = last.text().await.expect("its test loss").parse().expect("a number");
     assert!(test_loss < 0.9 * 10f32.ln(), "after 2 epochs of 20 steps the test loss is {test_loss}");
     assert_eq!(text(&client, "run-params").await, "27,754");
     assert_eq!(text(&client, "error").await, "");
+
+    // The run is kept: after a reload it is listed as finished with its best test accuracy, and
+    // Show brings back its two epochs. A new name and a deletion are kept as well.
+    let first = "#runs tbody tr:first-child";
+    let best = css_text(&client, &format!("{first} td.best")).await;
+    assert!(best.ends_with('%'), "best test accuracy {best:?}");
+    assert_eq!(css_text(&client, &format!("{first} td.state")).await, "finished, 2 epochs");
+    client.refresh().await.expect("reload");
+    wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
+    assert_eq!(css_text(&client, &format!("{first} td.state")).await, "finished, 2 epochs");
+    assert_eq!(css_text(&client, &format!("{first} td.best")).await, best);
+    assert_eq!(client.find_all(Locator::Css("#epoch-table tbody tr")).await.expect("rows").len(), 0);
+    client.find(Locator::Css(&format!("{first} button.show"))).await.expect("Show").click().await.expect("a click");
+    assert_eq!(client.find_all(Locator::Css("#epoch-table tbody tr")).await.expect("rows").len(), 2);
+    screenshots(&client, "runs", "status").await;
+    let rename = "const e = document.querySelector('#runs .run-name'); e.value = 'two epochs of a tiny net'; \
+                  e.dispatchEvent(new Event('change', { bubbles: true }));";
+    client.execute(rename, vec![]).await.expect("rename the run");
+    client.refresh().await.expect("reload");
+    wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
+    let name = client.execute("return document.querySelector('#runs .run-name').value", vec![]).await.expect("name");
+    assert_eq!(name, "two epochs of a tiny net");
+    client.find(Locator::Css(&format!("{first} button.delete"))).await.expect("Delete").click().await.expect("a click");
+    wait_for(&client, "no-runs", 10, |t| !t.is_empty()).await;
+    client.refresh().await.expect("reload");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    wait_for(&client, "no-runs", 10, |t| !t.is_empty()).await;
+    assert_eq!(text(&client, "runs-note").await, "", "storage reported no trouble");
     client.close().await.expect("close the browser");
 }
 
@@ -183,7 +222,7 @@ async fn the_first_run_with_the_defaults_reaches_80_percent() {
     let rate = wait_for(&client, "learning-rate-now", 120, |r| r.parse::<f64>().is_ok()).await;
     assert!(rate.parse::<f64>().is_ok_and(|r| r > 0.0 && r <= 0.002), "the schedule's rate: {rate}");
     wait_for(&client, "status", 900, |s| s == "Done.").await;
-    let rows = client.find_all(Locator::Css("#epochs tbody tr")).await.expect("rows");
+    let rows = client.find_all(Locator::Css("#epoch-table tbody tr")).await.expect("rows");
     let mut accuracies = Vec::new();
     for row in rows {
         let cell = row.find(Locator::Css("td:nth-child(5)")).await.expect("test accuracy");

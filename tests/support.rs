@@ -90,6 +90,28 @@ pub async fn browser() -> (Client, Driver) {
     }
 }
 
+/// Saves what a learner sees with `#id` scrolled to the top, at desktop (1280x800) and phone
+/// (390x844) sizes, as `<name>-desktop.png` and `<name>-phone.png` in the target dir's
+/// `tmp/screenshots`, to be looked at.
+pub async fn screenshots(client: &Client, name: &str, id: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("a folder for screenshots");
+    for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+        client.set_window_size(width, height).await.expect("resize the window");
+        let scroll = "document.getElementById(arguments[0]).scrollIntoView()";
+        client.execute(scroll, vec![id.into()]).await.expect("scroll");
+        let png = client.screenshot().await.expect("a screenshot");
+        std::fs::write(dir.join(format!("{name}-{size}.png")), png).expect("write the screenshot");
+    }
+    client.set_window_size(1280, 800).await.expect("resize the window");
+}
+
+/// The text of the first element `selector` finds; there must be one.
+pub async fn css_text(client: &Client, selector: &str) -> String {
+    let element = client.find(Locator::Css(selector)).await.unwrap_or_else(|_| panic!("no {selector}"));
+    element.text().await.expect("its text")
+}
+
 pub async fn text(client: &Client, id: &str) -> String {
     match client.find(Locator::Id(id)).await {
         Ok(element) => element.text().await.unwrap_or_default(),

@@ -7,6 +7,8 @@
 
 pub mod model_view;
 pub mod page;
+pub mod runs;
+pub mod runs_view;
 pub mod settings;
 pub mod spec_text;
 pub mod storage;

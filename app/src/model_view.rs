@@ -38,6 +38,12 @@ pub fn ModelView(
             on_preset.run(p.size);
         }
     };
+    // The preset menu names the preset whose spec is loaded, and says so when the spec is the
+    // learner's own (edited, or from a file), so it never claims a choice that is not there.
+    let loaded = Memo::new(move |_| {
+        let spec = spec_text.with(|t| spec_text::parse(t).ok())?;
+        PRESETS.iter().find(|p| p.spec() == spec).map(|p| p.name)
+    });
     let rows = Memo::new(move |_| {
         analysis.with(|a| {
             a.as_ref().map(|a| if every_layer.get() { a.rows.clone() } else { a.blocks() }).unwrap_or_default()
@@ -58,8 +64,8 @@ pub fn ModelView(
             <h2>"Model"</h2>
             <div class="model-controls">
                 <label>"Preset"
-                    <select id="model" on:change=move |ev| pick(event_target_value(&ev))>
-                        <option value="" selected>"(pick one to load it)"</option>
+                    <select id="model" prop:value=move || loaded.get().unwrap_or("") on:change=move |ev| pick(event_target_value(&ev))>
+                        <option value="">"(your own spec)"</option>
                         {PRESETS.iter().map(|p| view! { <option value=p.name title=p.about>{format!("{} ({} px)", p.name, p.size)}</option> }).collect_view()}
                     </select>
                 </label>

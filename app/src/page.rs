@@ -8,6 +8,8 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::model_view::{ModelView, analyze};
+use crate::runs::RunState;
+use crate::runs_view::{Runs, RunsView};
 use crate::settings::{FIRST_MODEL, Form, RecipeFields, field};
 use crate::{spec_text, storage};
 
@@ -116,6 +118,7 @@ pub fn App() -> impl IntoView {
     let run_params = RwSignal::new(None::<usize>);
     let curve = RwSignal::new(Vec::<f32>::new());
     let epochs = RwSignal::new(Vec::<EpochStats>::new());
+    let runs = Runs::load();
 
     let cpu_threads = RwSignal::new(1usize);
     let threads_note = RwSignal::new(None::<String>);
@@ -162,20 +165,29 @@ pub fn App() -> impl IntoView {
                 accuracy.set(Some(a));
                 speed.set(Some(examples_per_sec));
                 curve.update(|c| c.push(l));
+                runs.update(false, |r| r.losses.push(l));
             }
             Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
-            Event::Epoch(stats) => epochs.update(|e| e.push(stats)),
-            Event::Cancelled => status.set("Cancelled.".into()),
+            Event::Epoch(stats) => {
+                runs.update(true, |r| r.epochs.push(stats.clone()));
+                epochs.update(|e| e.push(stats));
+            }
+            Event::Cancelled => {
+                status.set("Cancelled.".into());
+                runs.end(RunState::Stopped);
+            }
         },
         FromWorker::Finished => {
             if !status.get_untracked().starts_with("Cancelled") {
                 status.set("Done.".into());
             }
+            runs.end(RunState::Finished);
             running.set(false);
         }
         FromWorker::Failed(message) => {
             pending.set_value(None);
             status.set("Training stopped.".into());
+            runs.end(RunState::Failed(message.clone()));
             error.set(Some(message));
             running.set(false);
         }
@@ -184,7 +196,9 @@ pub fn App() -> impl IntoView {
     };
     let run_failed = move |message: String| {
         status.set("Training stopped.".into());
-        error.set(Some(format!("the training worker failed: {message}")));
+        let message = format!("the training worker failed: {message}");
+        runs.end(RunState::Failed(message.clone()));
+        error.set(Some(message));
         running.set(false);
     };
     // A worker whose wasm trapped (a lost GPU can end that way) cannot be trusted again: the page
@@ -263,6 +277,7 @@ pub fn App() -> impl IntoView {
         curve.set(Vec::new());
         epochs.set(Vec::new());
         run_params.set(None);
+        runs.start(run.0.clone());
         let backend = match backend_choice.get_untracked().as_str() {
             "webgpu" => BackendKind::Wgpu,
             "cpu" => BackendKind::Cpu,
@@ -286,6 +301,7 @@ pub fn App() -> impl IntoView {
         });
         if running.get_untracked() && status.get_untracked().starts_with("Choosing") {
             status.set("Cancelled.".into());
+            runs.end(RunState::Stopped);
             running.set(false);
         }
     };
@@ -325,6 +341,10 @@ pub fn App() -> impl IntoView {
         </div>
         <LossCurve points=curve />
         <EpochTable rows=epochs />
+        <RunsView runs busy=running.into() show=Callback::new(move |(losses, stats)| {
+            curve.set(losses);
+            epochs.set(stats);
+        }) />
     }
 }
 
@@ -352,7 +372,7 @@ fn LossCurve(points: RwSignal<Vec<f32>>) -> impl IntoView {
 #[component]
 fn EpochTable(rows: RwSignal<Vec<EpochStats>>) -> impl IntoView {
     view! {
-        <table id="epochs">
+        <table id="epoch-table">
             <thead><tr><th>"epoch"</th><th>"train loss"</th><th>"train acc"</th><th>"test loss"</th><th>"test acc"</th><th>"examples/s"</th><th>"seconds"</th></tr></thead>
             <tbody>
                 {move || rows.get().into_iter().map(|s| view! {
