@@ -204,6 +204,53 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     client.close().await.expect("close the browser");
 }
 
+/// A run cut off by a reload is listed as stopped after its last finished epoch, and Resume goes on
+/// from that epoch's stored checkpoint: the stored epochs come back as they were (their timings
+/// too, which a run trained again from the start would not repeat) and the run finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
+    let port = serve(dist());
+    let (client, _driver) = browser().await;
+    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
+    wait_for(&client, "cpu-threads", 120, |t| Some(t) == cores.as_u64().map(|c| c.to_string()).as_deref()).await;
+    choose_backend(&client, "cpu").await;
+    for (field, value) in [("train-images", "2560"), ("test-images", "320"), ("batch-size", "64"), ("epochs", "3")] {
+        set_field(&client, field, value).await;
+    }
+    click(&client, "train").await;
+    // Well into epoch 2, so that the worker has stored epoch 1's checkpoint (it writes it in the
+    // background while the next steps run; a reload before that resumes from the one before).
+    let into_epoch_2 = |s: &str| {
+        let step = s.strip_prefix("Epoch 2: step ").and_then(|rest| rest.split(' ').next()?.parse::<usize>().ok());
+        step.is_some_and(|step| step >= 10)
+    };
+    wait_for(&client, "status", 300, into_epoch_2).await;
+    let rows = "return [...document.querySelectorAll('#epoch-table tbody tr')].map(r => r.textContent)";
+    let before = client.execute(rows, vec![]).await.expect("the epochs so far");
+    client.refresh().await.expect("reload mid-run");
+
+    wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
+    assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "stopped after epoch 1 of 3");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    wait_for(&client, "cpu-threads", 120, |t| Some(t) == cores.as_u64().map(|c| c.to_string()).as_deref()).await;
+    choose_backend(&client, "cpu").await;
+    let resume = client.find(Locator::Css("#runs tbody tr:first-child button.resume")).await.expect("Resume");
+    resume.click().await.expect("a click");
+    wait_for(&client, "status", 600, |s| s == "Done.").await;
+    assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "finished, 3 epochs");
+    let after = client.execute(rows, vec![]).await.expect("the epochs");
+    let (before, after) = (before.as_array().expect("rows"), after.as_array().expect("rows"));
+    assert_eq!((before.len(), after.len()), (1, 3), "epochs before the reload {before:?}, after {after:?}");
+    let note = text(&client, "runs-note").await;
+    assert_eq!(before[0], after[0], "epoch 1 as stored, not trained again (storage said {note:?})");
+    assert_eq!(text(&client, "error").await, "");
+    assert_eq!(text(&client, "runs-note").await, "", "storage reported no trouble");
+    screenshots(&client, "resumed", "status").await;
+    client.close().await.expect("close the browser");
+}
+
 /// A newcomer's first click: the page's defaults (ResNet at 28 pixels, the quick recipe) on Auto,
 /// which picks the CPU's threads here, must reach 80% on the test images (the README gives the
 /// time it takes).

@@ -58,8 +58,13 @@ fn free_port() -> u16 {
 pub async fn browser() -> (Client, Driver) {
     let port = free_port();
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let child = Command::new(&chromedriver)
-        .arg(format!("--port={port}"))
+    let mut command = Command::new(&chromedriver);
+    command.arg(format!("--port={port}"));
+    // Where a test fails inside a worker, Chromium's own log holds its console (panics included).
+    if let Some(log) = std::env::var_os("E2E_CHROMIUM_LOG") {
+        command.arg(format!("--log-path={}", log.to_string_lossy())).arg("--enable-chrome-logs");
+    }
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -71,7 +76,7 @@ pub async fn browser() -> (Client, Driver) {
             "args": [
                 "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                format!("--user-data-dir={}", profile.display()),
+                "--enable-logging=stderr", format!("--user-data-dir={}", profile.display()),
             ]
         }
     });
@@ -126,6 +131,11 @@ pub async fn wait_for(client: &Client, id: &str, seconds: u64, done: impl Fn(&st
         let value = text(client, id).await;
         if done(&value) {
             return value;
+        }
+        // A failed worker will not bring what is awaited: say so now rather than at the timeout.
+        let error = text(client, "error").await;
+        if id != "error" && error.starts_with("the training worker failed") {
+            panic!("#{id} reads {value:?}, and the page says {error:?}");
         }
         if started.elapsed() > Duration::from_secs(seconds) {
             let status = text(client, "status").await;

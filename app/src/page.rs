@@ -1,3 +1,6 @@
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use cnn_models::Preset;
 use cnn_models::compare::thousands;
 use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
@@ -8,7 +11,7 @@ use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::model_view::{ModelView, analyze};
-use crate::runs::RunState;
+use crate::runs::{RunState, put_epoch};
 use crate::runs_view::{Runs, RunsView};
 use crate::settings::{FIRST_MODEL, Form, RecipeFields, field};
 use crate::{spec_text, storage};
@@ -53,15 +56,19 @@ fn spawn_worker(
     options.set_type(WorkerType::Module);
     let worker =
         Worker::new_with_options(script, &options).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
-    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if let Some(message) = decode::<FromWorker>(&event.data()) {
-            on_message(message);
-        }
-    });
+    let last_words = Rc::new(RefCell::new(None::<String>));
+    let panicked = last_words.clone();
+    let handler =
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match decode::<FromWorker>(&event.data()) {
+            Some(FromWorker::Panicked(what)) => *panicked.borrow_mut() = Some(what),
+            Some(message) => on_message(message),
+            None => {}
+        });
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
         // A script that fails to load raises a plain Event, an exception in it an ErrorEvent.
         let message = event.dyn_ref::<ErrorEvent>().map(ErrorEvent::message);
+        let message = last_words.borrow_mut().take().map(|what| format!("it {what}")).or(message);
         on_error(message.unwrap_or_else(|| format!("{script} did not load")));
     });
     worker.set_onerror(Some(failed.as_ref().unchecked_ref()));
@@ -125,11 +132,15 @@ pub fn App() -> impl IntoView {
     let workers = StoredValue::new_local(Workers::default());
     // An Auto run waits here while the main worker's trial chooses its backend.
     let pending = StoredValue::new(None::<(TrainSpec, usize, usize)>);
+    // Whether the run being started goes on from its stored checkpoint.
+    let resuming = StoredValue::new(false);
     let threads_running = StoredValue::new(false);
     let dispatch = move |(spec, train_images, test_images): (TrainSpec, usize, usize), backend: BackendKind| {
         let on_threads = backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
         threads_running.set_value(on_threads);
-        workers.with_value(|w| w.send(on_threads, &ToWorker::Train { spec, backend, train_images, test_images }));
+        let (run, resume) = (runs.current(), resuming.get_value());
+        let message = ToWorker::Train { spec, backend, train_images, test_images, run, resume };
+        workers.with_value(|w| w.send(on_threads, &message));
     };
 
     let on_message = move |message: FromWorker| match message {
@@ -169,8 +180,10 @@ pub fn App() -> impl IntoView {
             }
             Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
             Event::Epoch(stats) => {
-                runs.update(true, |r| r.epochs.push(stats.clone()));
-                epochs.update(|e| e.push(stats));
+                runs.update(true, |r| r.record_epoch(stats.clone()));
+                epochs.update(|e| {
+                    put_epoch(e, stats);
+                });
             }
             Event::Cancelled => {
                 status.set("Cancelled.".into());
@@ -191,8 +204,15 @@ pub fn App() -> impl IntoView {
             error.set(Some(message));
             running.set(false);
         }
-        // Only the benchmark asks a worker for speeds.
-        FromWorker::Speed { .. } => {}
+        FromWorker::Resumed { epochs: done } => {
+            let (losses, stats) = runs.rewind(done);
+            curve.set(losses);
+            epochs.set(stats);
+            status.set(format!("Resuming after epoch {done}…"));
+        }
+        FromWorker::NotStored(why) => runs.note.set(Some(why)),
+        // Only the benchmark asks a worker for speeds; `spawn_worker` keeps a panic's words.
+        FromWorker::Speed { .. } | FromWorker::Panicked(_) => {}
     };
     let run_failed = move |message: String| {
         status.set("Training stopped.".into());
@@ -260,15 +280,13 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    let start = move || {
-        let Some(len) = data_len.get_untracked() else { return };
-        let run = match form.get_untracked().parse(spec.get_untracked(), analysis.get_untracked(), len) {
-            Ok(parsed) => parsed,
-            Err(message) => return error.set(Some(message)),
-        };
+    // A new run, or a stopped one going on (`resume`): the view is cleared and the run sent to
+    // the backend chosen in the menu.
+    let launch = move |run: (TrainSpec, usize, usize), resume: bool| {
         error.set(None);
         backend_why.set(None);
         threads_running.set_value(false);
+        resuming.set_value(resume);
         running.set(true);
         loss.set(None);
         accuracy.set(None);
@@ -277,7 +295,6 @@ pub fn App() -> impl IntoView {
         curve.set(Vec::new());
         epochs.set(Vec::new());
         run_params.set(None);
-        runs.start(run.0.clone());
         let backend = match backend_choice.get_untracked().as_str() {
             "webgpu" => BackendKind::Wgpu,
             "cpu" => BackendKind::Cpu,
@@ -293,6 +310,29 @@ pub fn App() -> impl IntoView {
             dispatch(run, backend);
         }
     };
+    let start = move || {
+        let Some(len) = data_len.get_untracked() else { return };
+        let run = match form.get_untracked().parse(spec.get_untracked(), analysis.get_untracked(), len) {
+            Ok(parsed) => parsed,
+            Err(message) => return error.set(Some(message)),
+        };
+        runs.start(run.0.clone(), (run.1, run.2));
+        launch(run, false);
+    };
+    // A stopped run resumes once the data is loaded and the CPU's thread pool is ready or known
+    // to be missing: only the threaded worker resumes on the CPU (see cnn-train's
+    // `check_resumes_on`).
+    let ready = Signal::derive(move || {
+        data_len.get().is_some() && (cpu_threads.get() > 1 || threads_note.with(Option::is_some))
+    });
+    let resume = Callback::new(move |id: u64| {
+        if running.get_untracked() || !ready.get_untracked() {
+            return;
+        }
+        if let Some(run) = runs.resume(id) {
+            launch((run.settings, run.images.0, run.images.1), true);
+        }
+    });
     let cancel = move || {
         pending.set_value(None);
         workers.with_value(|w| {
@@ -341,7 +381,7 @@ pub fn App() -> impl IntoView {
         </div>
         <LossCurve points=curve />
         <EpochTable rows=epochs />
-        <RunsView runs busy=running.into() show=Callback::new(move |(losses, stats)| {
+        <RunsView runs busy=running.into() ready resume show=Callback::new(move |(losses, stats)| {
             curve.set(losses);
             epochs.set(stats);
         }) />

@@ -1,18 +1,16 @@
-//! Every run the learner starts, kept in IndexedDB (through `idb`) so that a reload or a closed
+//! Every run the learner starts, kept in IndexedDB ([`cnn_worker::store`]) so that a reload or a closed
 //! tab loses none of them: settings, curves, epochs and how the run ended. IndexedDB rather than
 //! `localStorage`: the latter holds about 5 MB per site, a few runs' curves, and blocks the page
 //! thread on every write.
 
 use cnn_train::{EpochStats, TrainSpec};
-use idb::{Database, ObjectStore, TransactionMode, TransactionResult};
+use cnn_worker::store;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 /// The layout of a stored [`Run`]. A later page that changes it reads older versions or refuses
 /// them with a sentence; it never drops them.
 pub const VERSION: u32 = 1;
-const DATABASE: &str = "cnn-playground";
-const RUNS: &str = "runs";
 
 /// How a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,15 +29,56 @@ pub struct Run {
     pub id: u64,
     pub name: String,
     pub settings: TrainSpec,
+    /// How many of the data set's training and test images it uses (the first ones).
+    pub images: (usize, usize),
     pub state: RunState,
     /// The running mean of the training loss at every step reported.
     pub losses: Vec<f32>,
+    /// `losses.len()` at the end of each epoch: where a resumed run's curve picks up.
+    pub epoch_ends: Vec<usize>,
     pub epochs: Vec<EpochStats>,
 }
 
+/// Adds `stats` to `epochs`, or puts it in its place where a resumed run reports its stored
+/// epochs again; true for a new epoch.
+pub fn put_epoch(epochs: &mut Vec<EpochStats>, stats: EpochStats) -> bool {
+    match epochs.get_mut(stats.epoch.saturating_sub(1)) {
+        Some(old) if stats.epoch >= 1 => {
+            *old = stats;
+            false
+        }
+        _ => {
+            epochs.push(stats);
+            true
+        }
+    }
+}
+
 impl Run {
-    pub fn new(id: u64, name: String, settings: TrainSpec) -> Self {
-        Run { version: VERSION, id, name, settings, state: RunState::Training, losses: vec![], epochs: vec![] }
+    pub fn new(id: u64, name: String, settings: TrainSpec, images: (usize, usize)) -> Self {
+        let (state, losses, epoch_ends, epochs) = (RunState::Training, vec![], vec![], vec![]);
+        Run { version: VERSION, id, name, settings, images, state, losses, epoch_ends, epochs }
+    }
+
+    pub fn record_epoch(&mut self, stats: EpochStats) {
+        let end = self.losses.len();
+        if put_epoch(&mut self.epochs, stats) {
+            self.epoch_ends.push(end);
+        }
+    }
+
+    /// Back to the end of epoch `epochs`, where its stored checkpoint goes on, training again.
+    pub fn rewind(&mut self, epochs: usize) {
+        let end = epochs.checked_sub(1).and_then(|i| self.epoch_ends.get(i)).copied().unwrap_or(0);
+        self.losses.truncate(end);
+        self.epoch_ends.truncate(epochs);
+        self.epochs.truncate(epochs);
+        self.state = RunState::Training;
+    }
+
+    /// A run cut off before its last epoch goes on from its last stored checkpoint.
+    pub fn resumable(&self) -> bool {
+        self.state == RunState::Stopped && self.epochs.len() < self.settings.epochs
     }
 
     /// How the run stands, in a few words for the list.
@@ -76,23 +115,11 @@ pub fn decode(json: &str) -> Result<Run, String> {
     serde_json::from_str(json).map_err(|e| format!("a stored run (layout {}) is not readable: {e}", version.version))
 }
 
-fn sentence(error: idb::Error) -> String {
-    format!("the browser's storage refused it ({error})")
-}
-
-async fn open() -> Result<Database, String> {
-    let runs = ObjectStore::builder(RUNS);
-    Database::builder(DATABASE).version(1).add_object_store(runs).build().await.map_err(sentence)
-}
-
 /// Every stored run, newest first, and a sentence for each record that could not be read. A tab
 /// that closed while training left its run `Training`: it comes back `Stopped`.
 pub async fn load_all() -> Result<(Vec<Run>, Vec<String>), String> {
-    let db = open().await?;
-    let tx = db.transaction(&[RUNS], TransactionMode::ReadOnly).map_err(sentence)?;
-    let values = tx.object_store(RUNS).map_err(sentence)?.get_all(None, None).map_err(sentence)?.await;
     let (mut runs, mut refused) = (vec![], vec![]);
-    for value in values.map_err(sentence)? {
+    for value in store::get_all(store::RUNS).await? {
         match decode(&value.as_string().unwrap_or_default()) {
             Ok(mut run) => {
                 if run.state == RunState::Training {
@@ -103,7 +130,7 @@ pub async fn load_all() -> Result<(Vec<Run>, Vec<String>), String> {
             Err(why) => refused.push(why),
         }
     }
-    runs.sort_by(|a, b| b.id.cmp(&a.id));
+    runs.sort_by_key(|r| std::cmp::Reverse(r.id));
     Ok((runs, refused))
 }
 
@@ -111,28 +138,10 @@ pub async fn load_all() -> Result<(Vec<Run>, Vec<String>), String> {
 /// report; the run itself goes on in memory.
 pub async fn save(run: &Run) -> Result<(), String> {
     let json = serde_json::to_string(run).map_err(|e| e.to_string())?;
-    let db = open().await?;
-    let tx = db.transaction(&[RUNS], TransactionMode::ReadWrite).map_err(sentence)?;
-    let store = tx.object_store(RUNS).map_err(sentence)?;
-    store
-        .put(&JsValue::from_str(&json), Some(&JsValue::from_f64(run.id as f64)))
-        .map_err(sentence)?
-        .await
-        .map_err(sentence)?;
-    committed(tx).await
+    store::put(store::RUNS, run.id, &JsValue::from_str(&json)).await
 }
 
-async fn committed(tx: idb::Transaction) -> Result<(), String> {
-    match tx.commit().map_err(sentence)?.await.map_err(sentence)? {
-        TransactionResult::Committed => Ok(()),
-        TransactionResult::Aborted => Err("the browser's storage did not keep it (the write was aborted)".into()),
-    }
-}
-
+/// Removes a run and its checkpoint.
 pub async fn delete(id: u64) -> Result<(), String> {
-    let db = open().await?;
-    let tx = db.transaction(&[RUNS], TransactionMode::ReadWrite).map_err(sentence)?;
-    let store = tx.object_store(RUNS).map_err(sentence)?;
-    store.delete(JsValue::from_f64(id as f64)).map_err(sentence)?.await.map_err(sentence)?;
-    committed(tx).await
+    store::delete(id).await
 }

@@ -36,14 +36,37 @@ impl Runs {
     }
 
     /// A new run in front of the list, stored at once.
-    pub fn start(self, settings: TrainSpec) {
+    pub fn start(self, settings: TrainSpec, images: (usize, usize)) {
         let id = js_sys::Date::now() as u64;
         let model = PRESETS.iter().find(|p| p.spec() == settings.model).map_or("own spec", |p| p.name);
         let number = self.list.with_untracked(Vec::len) + 1;
         let name = format!("Run {number}: {model}, {} px", settings.image_size);
-        self.list.update(|l| l.insert(0, Run::new(id, name, settings)));
+        self.list.update(|l| l.insert(0, Run::new(id, name, settings, images)));
         self.current.set_value(Some(id));
         self.store(id);
+    }
+
+    /// The run in progress, to store its checkpoints under.
+    pub fn current(self) -> Option<u64> {
+        self.current.get_value()
+    }
+
+    /// Makes stopped run `id` the one in progress again, and gives it back to be trained.
+    pub fn resume(self, id: u64) -> Option<Run> {
+        let run = self.list.with_untracked(|l| l.iter().find(|r| r.id == id && r.resumable()).cloned())?;
+        self.current.set_value(Some(id));
+        self.update(true, |r| r.state = RunState::Training);
+        Some(run)
+    }
+
+    /// The run in progress as a resumed one starts: after `epochs` epochs. Its curve and epochs.
+    pub fn rewind(self, epochs: usize) -> (Vec<f32>, Vec<EpochStats>) {
+        let mut shown = (vec![], vec![]);
+        self.update(true, |r| {
+            r.rewind(epochs);
+            shown = (r.losses.clone(), r.epochs.clone());
+        });
+        shown
     }
 
     /// Changes the run in progress; `store` writes it and redraws the list (each epoch and the
@@ -93,9 +116,17 @@ impl Runs {
     }
 }
 
-/// The list; `show` puts a run's curve and epochs in the training view.
+/// The list; `show` puts a run's curve and epochs in the training view, `resume` trains a
+/// stopped run on from its last checkpoint.
 #[component]
-pub fn RunsView(runs: Runs, busy: Signal<bool>, show: Callback<(Vec<f32>, Vec<EpochStats>)>) -> impl IntoView {
+pub fn RunsView(
+    runs: Runs,
+    busy: Signal<bool>,
+    /// Whether the data is loaded, so that a run can train.
+    ready: Signal<bool>,
+    show: Callback<(Vec<f32>, Vec<EpochStats>)>,
+    resume: Callback<u64>,
+) -> impl IntoView {
     let row = move |run: Run| {
         let id = run.id;
         let best = run.best_accuracy().map_or("–".into(), |a| format!("{:.1}%", a * 100.0));
@@ -106,6 +137,7 @@ pub fn RunsView(runs: Runs, busy: Signal<bool>, show: Callback<(Vec<f32>, Vec<Ep
         let (losses, epochs) = (run.losses.clone(), run.epochs.clone());
         // Nothing of a run in progress is deleted or swapped out of the view under it.
         let in_progress = run.state == RunState::Training;
+        let resumable = run.resumable();
         view! {
             <tr data-run=id.to_string()>
                 <td><input class="run-name" aria-label="run name" prop:value=run.name.clone()
@@ -115,6 +147,9 @@ pub fn RunsView(runs: Runs, busy: Signal<bool>, show: Callback<(Vec<f32>, Vec<Ep
                 <td class="actions">
                     <button type="button" class="show" disabled=move || busy.get()
                         on:click=move |_| show.run((losses.clone(), epochs.clone()))>"Show"</button>
+                    {resumable.then(|| view! {
+                        <button type="button" class="resume" disabled=move || busy.get() || !ready.get() on:click=move |_| resume.run(id)>"Resume"</button>
+                    })}
                     <button type="button" class="delete" disabled=move || in_progress && busy.get()
                         on:click=move |_| runs.delete(id)>"Delete"</button>
                 </td>

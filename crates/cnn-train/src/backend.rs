@@ -5,6 +5,7 @@ use cnn_models::compare::bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::checkpoint::CheckpointError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BackendKind {
@@ -152,6 +153,28 @@ async fn open_gpu() -> Result<Backend, TrainError> {
 #[cfg(not(feature = "gpu"))]
 async fn open_gpu() -> Result<Backend, TrainError> {
     Err(TrainError::NoGpu("this build has no GPU backend".into()))
+}
+
+/// burn 0.22 loads an optimiser's stored state on `Device::default()` and moves it to the run's
+/// device at the next step. A build with the GPU makes that wgpu's device, which in a browser
+/// exists only once opened, and whose tensors a browser cannot read back to the CPU at once (the
+/// move panics): there a checkpoint resumes on WebGPU only, and on the CPU in the threaded
+/// worker, built without the GPU. Natively wgpu opens itself and reads back when asked.
+#[cfg(all(feature = "gpu", target_arch = "wasm32"))]
+pub(crate) fn check_resumes_on(backend: &Backend) -> Result<(), CheckpointError> {
+    if backend.kind == BackendKind::Wgpu {
+        return Ok(());
+    }
+    Err(CheckpointError::Optimizer(
+        "in this worker a run resumes on WebGPU only (the optimiser's state is loaded on the GPU, and a browser \
+         cannot hand it to the CPU); resume it on WebGPU, or on the CPU once its thread pool is ready"
+            .into(),
+    ))
+}
+
+#[cfg(not(all(feature = "gpu", target_arch = "wasm32")))]
+pub(crate) fn check_resumes_on(_: &Backend) -> Result<(), CheckpointError> {
+    Ok(())
 }
 
 #[cfg(test)]

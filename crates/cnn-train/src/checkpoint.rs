@@ -37,6 +37,9 @@ pub enum CheckpointError {
     Mismatch(String),
     #[error("the checkpoint has trained all {0} epochs already; ask for more epochs to go on")]
     Finished(usize),
+    /// Where checkpoints are kept (the browser's storage) could not give it back.
+    #[error("the stored checkpoint could not be read: {0}")]
+    Stored(String),
 }
 
 /// What a checkpoint holds besides its tensors.

@@ -210,6 +210,7 @@ pub async fn train_from(
     let (mut history, mut done) = (Vec::new(), 0);
     if let Some(checkpoint) = &checkpoints.resume {
         checkpoint.check_resumes(spec)?;
+        crate::backend::check_resumes_on(backend)?;
         trainer.load_state(&checkpoint.weights, &checkpoint.optimizer)?;
         (history, done) = (checkpoint.history.clone(), checkpoint.epoch);
     }

@@ -8,4 +8,5 @@
 
 pub mod data;
 pub mod protocol;
+pub mod store;
 pub mod worker;

@@ -12,6 +12,11 @@ pub enum ToWorker {
         backend: BackendKind,
         train_images: usize,
         test_images: usize,
+        /// The run's key in [`store`](crate::store): its checkpoint is stored there after every
+        /// epoch (none where absent, as in the benchmark).
+        run: Option<u64>,
+        /// Go on from that run's stored checkpoint (answered by [`FromWorker::Resumed`]).
+        resume: bool,
     },
     Cancel,
     /// Which backend [`BackendKind::Auto`] means for this model (answered by [`FromWorker::Chosen`]).
@@ -46,9 +51,18 @@ pub enum FromWorker {
         backend: BackendKind,
         why: String,
     },
+    /// A resumed run starts after this many epochs (0: no checkpoint was stored, so from the start).
+    Resumed {
+        epochs: usize,
+    },
+    /// A checkpoint could not be stored (a full quota): the sentence; the run goes on.
+    NotStored(String),
     Event(Event),
     Finished,
     Failed(String),
+    /// What a panic said, sent just before the worker's wasm traps: the page shows it instead of
+    /// the bare "unreachable" its error event carries.
+    Panicked(String),
     Speed {
         backend: String,
         speed: Speed,

@@ -6,7 +6,8 @@ use std::rc::Rc;
 
 use cnn_data::{Dataset, Split};
 use cnn_train::bench::{choose, measure};
-use cnn_train::{Backend, BackendKind, Cancel, TrainError, train};
+use cnn_train::{Backend, BackendKind, Cancel, Checkpoint, CheckpointError, Checkpoints, TrainError, train_from};
+use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 // Not leptos's spawn_local: its executor is set up by mounting a page, and a worker mounts none.
@@ -15,6 +16,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::data;
 use crate::protocol::{FromWorker, ToWorker, decode, encode};
+use crate::store;
 
 struct State {
     data: Option<Rc<(Dataset, Dataset)>>,
@@ -36,6 +38,24 @@ async fn open(kind: BackendKind, cpu_threads: usize) -> Result<Backend, TrainErr
     Ok(backend)
 }
 
+/// The checkpoint stored for run `id`, if any.
+async fn stored_checkpoint(id: u64) -> Result<Option<Checkpoint>, CheckpointError> {
+    let stored = store::get(store::CHECKPOINTS, id).await.map_err(CheckpointError::Stored)?;
+    let bytes = stored.map(|value| Uint8Array::new(&value).to_vec());
+    bytes.map(|b| Checkpoint::from_bytes(&b)).transpose()
+}
+
+/// Stores `checkpoint` as run `id`'s latest, in the background: the next epoch does not wait
+/// for the browser's storage. A refusal is told to the page, and the run goes on.
+fn keep_checkpoint(id: u64, checkpoint: &Checkpoint, scope: DedicatedWorkerGlobalScope) {
+    let bytes = Uint8Array::from(checkpoint.to_bytes().as_slice());
+    spawn_local(async move {
+        if let Err(why) = store::put(store::CHECKPOINTS, id, &bytes).await {
+            post(&scope, &FromWorker::NotStored(format!("The checkpoint could not be stored: {why}.")));
+        }
+    });
+}
+
 /// Answers `message` with the loaded `data`; what it reports goes to the page through `scope`.
 fn answer(
     message: ToWorker,
@@ -46,17 +66,32 @@ fn answer(
     let cpu_threads = state.borrow().cpu_threads;
     match message {
         ToWorker::Cancel => state.borrow().cancel.cancel(),
-        ToWorker::Train { spec, backend, train_images, test_images } => {
+        ToWorker::Train { spec, backend, train_images, test_images, run, resume } => {
             let cancel = Cancel::default();
             state.borrow_mut().cancel = cancel.clone();
             spawn_local(async move {
                 let result = async {
                     let (train_set, test_set) = &*data;
                     let (train_set, test_set) = (train_set.head(train_images), test_set.head(test_images));
+                    let resume = match run.filter(|_| resume) {
+                        Some(id) => {
+                            let stored = stored_checkpoint(id).await.map_err(TrainError::Checkpoint)?;
+                            let epochs = stored.as_ref().map_or(0, |c| c.epoch);
+                            post(&scope, &FromWorker::Resumed { epochs });
+                            stored
+                        }
+                        None => None,
+                    };
                     let backend = open(backend, cpu_threads).await?;
                     post(&scope, &FromWorker::Backend { label: backend.label.clone(), why: None });
-                    train(&spec, &train_set, &test_set, &backend, &cancel, |e| post(&scope, &FromWorker::Event(e)))
-                        .await
+                    let keep = run.map(|id| {
+                        let scope = scope.clone();
+                        Box::new(move |checkpoint: Checkpoint| keep_checkpoint(id, &checkpoint, scope.clone()))
+                            as Box<dyn FnMut(Checkpoint)>
+                    });
+                    let checkpoints = Checkpoints { resume, keep };
+                    let on_event = |e| post(&scope, &FromWorker::Event(e));
+                    train_from(&spec, &train_set, &test_set, &backend, &cancel, checkpoints, on_event).await
                 }
                 .await;
                 post(
@@ -90,9 +125,19 @@ fn answer(
     }
 }
 
+/// A panic ends the worker's wasm with a bare "unreachable"; the page is told what it said first.
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        post(&scope, &FromWorker::Panicked(info.to_string()));
+    }));
+}
+
 /// Loads the data and answers the page's messages for as long as the worker lives; its CPU
 /// backend runs on `cpu_threads` threads.
 pub fn run(cpu_threads: usize) {
+    report_panics();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let state = Rc::new(RefCell::new(State { data: None, cancel: Cancel::default(), cpu_threads }));
 
