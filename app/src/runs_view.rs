@@ -122,7 +122,8 @@ impl Runs {
 pub fn RunsView(
     runs: Runs,
     busy: Signal<bool>,
-    /// Whether the data is loaded, so that a run can train.
+    /// Whether a stopped run can go on: the data is loaded and the CPU's thread pool is ready
+    /// or known to be missing.
     ready: Signal<bool>,
     show: Callback<(Vec<f32>, Vec<EpochStats>)>,
     resume: Callback<u64>,
