@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building, serving and testing need, skipping whatever is already there at the
-# right version: the wasm target (and nightly's, with its std sources), Chromium + chromedriver, wasm-bindgen-cli, trunk, and the data.
+# right version: the wasm target (and nightly's, with its std sources), Chromium + chromedriver, wasm-bindgen-cli, trunk, ECharts, and the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
@@ -29,5 +29,10 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   # trunk 0.22 needs a newer rustc than stable here; the machine's nightly builds it.
   cargo +nightly install trunk --version "$TRUNK_VERSION" --locked --force
 fi
+
+# ECharts draws the page's charts; the site serves it from app/node_modules (npm, pinned by its lock file).
+wanted=$(node -p "require('./app/package-lock.json').packages['node_modules/echarts'].version")
+have=$(node -p "try { require('./app/node_modules/echarts/package.json').version } catch { '' }")
+[ "$have" = "$wanted" ] || { log "ECharts $wanted (npm)"; (cd app && npm ci --silent --no-audit --no-fund); }
 
 bash dev/fetch-data.sh

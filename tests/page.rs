@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use support::{
     browser, choose, choose_backend, click, css_text, dist, screenshots, serve, set_field, text, value, wait_for,
+    wait_for_chart,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -174,8 +175,21 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     assert_eq!(text(&client, "run-params").await, "27,754");
     assert_eq!(text(&client, "error").await, "");
 
-    // The run is kept: after a reload it is listed as finished with its best test accuracy, and
-    // Show brings back its two epochs. A new name and a deletion are kept as well.
+    // A second run with a larger batch is drawn beside the first on the charts, against epochs,
+    // the legend naming what differs: run 1 took 20 steps an epoch, run 2 takes 10.
+    set_field(&client, "batch-size", "32").await;
+    click(&client, "train").await;
+    wait_for(&client, "status", 180, |s| s == "Done.").await;
+    // Each run's batches, their smoothed line and its test epochs.
+    let points = |c: &serde_json::Value| c["series"].as_array().map(|s| s.iter().map(|s| s[1].as_u64()).collect());
+    let both = |c: &serde_json::Value| points(c) == Some([20, 20, 2, 40, 40, 2].map(Some).to_vec());
+    let chart = wait_for_chart(&client, "loss-chart", 10, both).await;
+    let legend = ["Run 2: own spec, 28 px — batch 32", "Run 1: own spec, 28 px — batch 16"];
+    assert_eq!(chart["legend"], serde_json::json!(legend), "{chart}");
+    screenshots(&client, "compare", "loss-chart").await;
+
+    // The runs are kept: after a reload they are listed as finished with their best test
+    // accuracy, the newest drawn; Show draws another alone. A new name and deletions are kept.
     let first = "#runs tbody tr:first-child";
     let best = css_text(&client, &format!("{first} td.best")).await;
     assert!(best.ends_with('%'), "best test accuracy {best:?}");
@@ -184,8 +198,13 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
     assert_eq!(css_text(&client, &format!("{first} td.state")).await, "finished, 2 epochs");
     assert_eq!(css_text(&client, &format!("{first} td.best")).await, best);
-    assert_eq!(client.find_all(Locator::Css("#epoch-table tbody tr")).await.expect("rows").len(), 0);
-    client.find(Locator::Css(&format!("{first} button.show"))).await.expect("Show").click().await.expect("a click");
+    assert_eq!(client.find_all(Locator::Css("#epoch-table tbody tr")).await.expect("rows").len(), 2);
+    wait_for_chart(&client, "loss-chart", 10, |c| c["series"].as_array().is_some_and(|s| s.len() == 3)).await;
+    let second = "#runs tbody tr:nth-child(2)";
+    client.find(Locator::Css(&format!("{second} button.show"))).await.expect("Show").click().await.expect("a click");
+    let alone = |c: &serde_json::Value| c["legend"] == serde_json::json!(["Run 1: own spec, 28 px"]);
+    let chart = wait_for_chart(&client, "loss-chart", 10, alone).await;
+    assert_eq!(chart["series"][0][1], 40, "{chart}");
     assert_eq!(client.find_all(Locator::Css("#epoch-table tbody tr")).await.expect("rows").len(), 2);
     screenshots(&client, "runs", "status").await;
     let rename = "const e = document.querySelector('#runs .run-name'); e.value = 'two epochs of a tiny net'; \
@@ -195,7 +214,17 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
     let name = client.execute("return document.querySelector('#runs .run-name').value", vec![]).await.expect("name");
     assert_eq!(name, "two epochs of a tiny net");
-    client.find(Locator::Css(&format!("{first} button.delete"))).await.expect("Delete").click().await.expect("a click");
+    for left in [1, 0] {
+        let delete = client.find(Locator::Css(&format!("{first} button.delete"))).await.expect("Delete");
+        delete.click().await.expect("a click");
+        let rows = "return document.querySelectorAll('#runs tbody tr').length";
+        for _ in 0..50 {
+            if client.execute(rows, vec![]).await.expect("count the runs").as_u64() == Some(left) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     wait_for(&client, "no-runs", 10, |t| !t.is_empty()).await;
     client.refresh().await.expect("reload");
     wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
@@ -227,8 +256,48 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
         step.is_some_and(|step| step >= 10)
     };
     wait_for(&client, "status", 300, into_epoch_2).await;
+    // 2560 images in batches of 64: 40 steps an epoch, 120 in all, and epoch 1's are behind.
+    let read = "const p = document.getElementById('progress'); \
+                return [p.value, p.max, document.getElementById('status').textContent, \
+                        document.getElementById('progress-text').textContent]";
+    let progress = client.execute(read, vec![]).await.expect("the progress bar");
+    let step =
+        progress[2].as_str().and_then(|s| s.strip_prefix("Epoch 2: step ")?.split(' ').next()?.parse::<u64>().ok());
+    assert_eq!((progress[0].as_u64(), progress[1].as_u64()), (step.map(|s| 40 + s), Some(120)), "{progress:?}");
+    let words = progress[3].as_str().unwrap_or_default();
+    assert!(words.starts_with("Epoch 2 of 3, step ") && words.contains(" left"), "{words}");
+
+    // Pause answers within 100 ms while the CPU trains (the click's handler and the next frame),
+    // and the run holds: no step in a second, then steps again after Continue.
+    let pause = "const done = arguments[arguments.length - 1], t = performance.now(); \
+                 const b = document.getElementById('pause'); b.click(); \
+                 requestAnimationFrame(() => done([b.textContent, performance.now() - t]));";
+    let answer = client.execute_async(pause, vec![]).await.expect("click Pause");
+    let took = answer[1].as_f64().expect("milliseconds");
+    println!("Pause answered in {took:.1} ms while training on the CPU");
+    assert_eq!(answer[0], "Continue", "{answer}");
+    assert!(took < 100.0, "the page took {took} ms to answer a click");
+    let bar = "return document.getElementById('progress').value";
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let held = client.execute(bar, vec![]).await.expect("the bar");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(client.execute(bar, vec![]).await.expect("the bar"), held, "a paused run takes no step");
+    assert!(text(&client, "progress-text").await.starts_with("Paused at epoch 2 of 3"));
+    click(&client, "pause").await;
+    for _ in 0..100 {
+        if client.execute(bar, vec![]).await.expect("the bar") != held {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(client.execute(bar, vec![]).await.expect("the bar"), held, "the run goes on after Continue");
+
     let rows = "return [...document.querySelectorAll('#epoch-table tbody tr')].map(r => r.textContent)";
     let before = client.execute(rows, vec![]).await.expect("the epochs so far");
+    // The loss chart draws each batch's loss (and its smoothed line and the test loss per epoch).
+    let epoch_1 = "return echarts.getInstanceByDom(document.getElementById('loss-chart'))                    .getOption().series[0].data.slice(0, 40)";
+    wait_for_chart(&client, "loss-chart", 10, |c| c["series"][0][1].as_u64().is_some_and(|n| n > 40)).await;
+    let curve_before = client.execute(epoch_1, vec![]).await.expect("epoch 1's curve");
     client.refresh().await.expect("reload mid-run");
 
     wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
@@ -245,6 +314,11 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
     assert_eq!((before.len(), after.len()), (1, 3), "epochs before the reload {before:?}, after {after:?}");
     let note = text(&client, "runs-note").await;
     assert_eq!(before[0], after[0], "epoch 1 as stored, not trained again (storage said {note:?})");
+    // The resumed curve continues the stored one: epoch 1's 40 steps as they were, 120 in all.
+    let done = |c: &serde_json::Value| c["series"].as_array().is_some_and(|s| s.len() == 3 && s[2][1] == 3);
+    let chart = wait_for_chart(&client, "loss-chart", 10, done).await;
+    assert_eq!((chart["series"][0][1].as_u64(), chart["series"][1][1].as_u64()), (Some(120), Some(120)), "{chart}");
+    assert_eq!(client.execute(epoch_1, vec![]).await.expect("epoch 1's curve"), curve_before);
     assert_eq!(text(&client, "error").await, "");
     assert_eq!(text(&client, "runs-note").await, "", "storage reported no trouble");
     screenshots(&client, "resumed", "status").await;
@@ -280,5 +354,54 @@ async fn the_first_run_with_the_defaults_reaches_80_percent() {
     assert!(accuracies.first().is_some_and(|&a| a >= 60.0), "the first epoch already learns: {accuracies:?}");
     assert!(accuracies.last().is_some_and(|&a| a >= 80.0), "test accuracy per epoch {accuracies:?}");
     assert_eq!(text(&client, "error").await, "");
+    client.close().await.expect("close the browser");
+}
+
+/// The setup lives in the address: a link opened in a fresh browser profile (nothing stored)
+/// brings back the same spec and settings, and a broken link opens the defaults and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_carries_the_whole_setup_to_a_fresh_browser() {
+    let port = serve(dist());
+    let fields = ["model", "spec", "size", "recipe", "optimizer", "learning-rate", "batch-size", "epochs", "seed"];
+    let read = |client: fantoccini::Client| async move {
+        let mut values = Vec::new();
+        for field in fields {
+            values.push(value(&client, field).await);
+        }
+        (client, values)
+    };
+    let (client, driver) = browser().await;
+    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
+    wait_for(&client, "total-params", 60, |t| t.starts_with(|c: char| c.is_ascii_digit())).await;
+    choose(&client, "model", "vgg11-r4").await;
+    set_field(&client, "size", "56").await;
+    choose(&client, "recipe", "modern").await;
+    choose(&client, "optimizer", "adamw").await;
+    for (field, value) in [("learning-rate", "0.002"), ("epochs", "4"), ("seed", "7")] {
+        set_field(&client, field, value).await;
+    }
+    let (client, setup) = read(client).await;
+    assert_eq!(setup[0], "vgg11-r4");
+    assert_eq!(
+        setup[2..].iter().map(String::as_str).collect::<Vec<_>>(),
+        ["56", "", "adamw", "0.002", "128", "4", "7"]
+    );
+    let link = client.current_url().await.expect("the address").to_string();
+    assert!(link.contains("#setup="), "{link}");
+    client.close().await.expect("close the browser");
+    drop(driver);
+
+    let (client, _driver) = browser().await;
+    client.goto(&link).await.expect("open the link");
+    wait_for(&client, "total-params", 60, |t| t.starts_with(|c: char| c.is_ascii_digit())).await;
+    let (client, opened) = read(client).await;
+    assert_eq!(opened, setup, "the link's setup in a fresh profile");
+    assert_eq!(text(&client, "link-note").await, "");
+
+    client.goto("about:blank").await.expect("leave");
+    client.goto(&format!("http://127.0.0.1:{port}/#setup=not-a-setup")).await.expect("open a broken link");
+    let note = wait_for(&client, "link-note", 30, |t| !t.is_empty()).await;
+    assert!(note.starts_with("The link's setup") && note.ends_with("so the page opens with its defaults."), "{note}");
+    assert_eq!((value(&client, "model").await, value(&client, "size").await), ("resnet-small".into(), "28".into()));
     client.close().await.expect("close the browser");
 }

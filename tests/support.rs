@@ -182,3 +182,25 @@ pub async fn value(client: &Client, id: &str) -> String {
     let v = client.execute(script, vec![id.into()]).await.expect("read a field");
     v.as_str().unwrap_or_default().to_string()
 }
+
+/// What ECharts draws in chart `#id` once `done` accepts it: `{legend: [label, ...], series:
+/// [[name, points], ...]}` (the page redraws its charts a few times a second, not at every step).
+pub async fn wait_for_chart(
+    client: &Client,
+    id: &str,
+    seconds: u64,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let script = "const c = echarts.getInstanceByDom(document.getElementById(arguments[0])); \
+                  if (!c) return null; const o = c.getOption(); \
+                  return { legend: o.legend[0].data.map(d => d.name ?? d), series: o.series.map(s => [s.name, s.data.length]) };";
+    let started = Instant::now();
+    loop {
+        let chart = client.execute(script, vec![id.into()]).await.expect("read the chart");
+        if done(&chart) {
+            return chart;
+        }
+        assert!(started.elapsed() < Duration::from_secs(seconds), "chart #{id} after {seconds} s: {chart}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

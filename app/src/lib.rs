@@ -5,10 +5,15 @@
 //! page is cross-origin isolated, a second worker (`cnn-worker`'s `trainer-threads`) trains on
 //! the CPU with every core.
 
+pub mod charts;
+pub mod compare;
 pub mod model_view;
 pub mod page;
+pub mod progress;
 pub mod runs;
 pub mod runs_view;
 pub mod settings;
+pub mod share;
 pub mod spec_text;
 pub mod storage;
+pub mod workers;

@@ -1,99 +1,32 @@
-use std::cell::RefCell;
-use std::rc::Rc;
+//! The page: the model view, the training form and its run, the charts and the runs list, and
+//! the messages from the training workers that move them.
 
 use cnn_models::Preset;
 use cnn_models::compare::thousands;
-use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
-use cnn_worker::protocol::{FromWorker, ToWorker, decode, encode};
+use cnn_train::{BackendKind, Event, TrainSpec};
+use cnn_worker::protocol::{FromWorker, ToWorker};
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::Closure;
-use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
+use wasm_bindgen::JsValue;
 
+use crate::charts::Charts;
 use crate::model_view::{ModelView, analyze};
-use crate::runs::{RunState, put_epoch};
-use crate::runs_view::{Runs, RunsView};
+use crate::progress::{Progress, RunProgress};
+use crate::runs::{RunState, StepPoint};
+use crate::runs_view::{EpochTable, Runs, RunsView};
 use crate::settings::{FIRST_MODEL, Form, RecipeFields, field};
-use crate::{spec_text, storage};
+use crate::workers::{Workers, has_webgpu, spawn_worker, threads_possible};
+use crate::{share, spec_text, storage};
 
 /// Where the edited spec and the training form are kept across reloads.
 const SPEC_KEY: &str = "cnn-playground.spec";
 const FORM_KEY: &str = "cnn-playground.form";
 
-/// Whether `navigator.gpu` exists. By reflection: web-sys's WebGPU bindings sit behind the
-/// `web_sys_unstable_apis` cfg, which would change how every wasm crate is built.
-fn has_webgpu() -> bool {
-    let navigator = web_sys::window().map(|w| w.navigator());
-    navigator.is_some_and(|n| js_sys::Reflect::get(&n, &"gpu".into()).is_ok_and(|gpu| !gpu.is_undefined()))
-}
-
-/// Whether the page may share memory with workers, which threads in wasm need. Read from the
-/// global scope: web-sys has no binding for `crossOriginIsolated`.
-fn cross_origin_isolated() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into()).is_ok_and(|v| v.is_truthy())
-}
-
-/// Whether the threaded CPU worker can help here (it takes one thread per logical core), or why
-/// the CPU trains on one thread.
-fn threads_possible() -> Result<(), String> {
-    let cores = web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency()) as usize;
-    if !cross_origin_isolated() {
-        return Err("This page is not cross-origin isolated (its server does not send the COOP and COEP \
-                    headers), so the CPU trains on one thread."
-            .into());
-    }
-    if cores < 2 { Err("This device reports one CPU core, so the CPU trains on one thread.".into()) } else { Ok(()) }
-}
-
-/// A training worker, reached through JSON messages (`cnn_worker::protocol`); `on_error` gets a
-/// sentence when its script fails (for the threaded one: no shared memory, no pool).
-fn spawn_worker(
-    script: &'static str,
-    mut on_message: impl FnMut(FromWorker) + 'static,
-    mut on_error: impl FnMut(String) + 'static,
-) -> Result<Worker, String> {
-    let options = WorkerOptions::new();
-    options.set_type(WorkerType::Module);
-    let worker =
-        Worker::new_with_options(script, &options).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
-    let last_words = Rc::new(RefCell::new(None::<String>));
-    let panicked = last_words.clone();
-    let handler =
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match decode::<FromWorker>(&event.data()) {
-            Some(FromWorker::Panicked(what)) => *panicked.borrow_mut() = Some(what),
-            Some(message) => on_message(message),
-            None => {}
-        });
-    worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-    let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-        // A script that fails to load raises a plain Event, an exception in it an ErrorEvent.
-        let message = event.dyn_ref::<ErrorEvent>().map(ErrorEvent::message);
-        let message = last_words.borrow_mut().take().map(|what| format!("it {what}")).or(message);
-        on_error(message.unwrap_or_else(|| format!("{script} did not load")));
-    });
-    worker.set_onerror(Some(failed.as_ref().unchecked_ref()));
-    // The handlers live as long as the page does.
-    handler.forget();
-    failed.forget();
-    Ok(worker)
-}
-
-/// The page's workers: `main` (WebGPU, the CPU on one thread, the Auto trial) and, where the page
-/// is cross-origin isolated, `threads` (the CPU on every core), which trains every CPU run once
-/// it has reported its data and its pool (the page's `cpu_threads` above 1).
-#[derive(Default)]
-struct Workers {
-    main: Option<Worker>,
-    threads: Option<Worker>,
-}
-
-impl Workers {
-    fn send(&self, to_threads: bool, message: &ToWorker) {
-        let worker = if to_threads { &self.threads } else { &self.main };
-        // Posting a string to a live worker does not fail; a worker that failed to start was reported.
-        if let Some(worker) = worker {
-            let _ = worker.post_message(&encode(message).into());
-        }
+/// A learning rate as it reads best: 0.05, 0.00125, or 3.1e-6 near a cosine's end.
+fn rate(r: f64) -> String {
+    match r {
+        0.0 => "0".into(),
+        r if r.abs() < 1e-4 => format!("{r:.1e}"),
+        r => format!("{r:.5}").trim_end_matches('0').trim_end_matches('.').to_string(),
     }
 }
 
@@ -103,18 +36,34 @@ pub fn App() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let data_len = RwSignal::new(None::<(usize, usize)>);
     let running = RwSignal::new(false);
-    let default_spec = || Preset::find(FIRST_MODEL).map(|p| spec_text::format(&p.spec()));
-    let spec_text = RwSignal::new(storage::load(SPEC_KEY).or_else(default_spec).unwrap_or_default());
-    let stored_form = storage::load(FORM_KEY).and_then(|json| serde_json::from_str::<Form>(&json).ok());
-    let form = RwSignal::new(stored_form.unwrap_or_default());
+    let default_spec = || Preset::find(FIRST_MODEL).map(|p| spec_text::format(&p.spec())).unwrap_or_default();
+    // A link's setup comes first, then what this browser kept, then the defaults.
+    let location = web_sys::window().map(|w| w.location());
+    let (linked, link_note) = match location.and_then(|l| l.hash().ok()).and_then(|h| share::read(&h)) {
+        Some(Ok(setup)) => (Some(setup), None),
+        Some(Err(why)) => (Some(share::Setup { spec: default_spec(), form: Form::default() }), Some(why)),
+        None => (None, None),
+    };
+    let stored_form = || storage::load(FORM_KEY).and_then(|json| serde_json::from_str::<Form>(&json).ok());
+    let (spec_text, form) = match linked {
+        Some(setup) => (setup.spec, setup.form),
+        None => (storage::load(SPEC_KEY).unwrap_or_else(default_spec), stored_form().unwrap_or_default()),
+    };
+    let (spec_text, form) = (RwSignal::new(spec_text), RwSignal::new(form));
     let spec = Memo::new(move |_| spec_text.with(|t| spec_text::parse(t)));
     let analysis = Memo::new(move |_| form.with(|f| spec.with(|s| analyze(s, &f.size))));
     Effect::new(move |_| spec_text.with(|t| storage::save(SPEC_KEY, t)));
     Effect::new(move |_| form.with(|f| storage::save(FORM_KEY, &serde_json::to_string(f).unwrap_or_default())));
+    // The address always carries the setup, so that copying it shares the exercise.
+    Effect::new(move |_| {
+        let setup = share::Setup { spec: spec_text.get(), form: form.get() };
+        let history = web_sys::window().and_then(|w| w.history().ok());
+        // Refused only for another origin's address, which this never is.
+        let _ = history.map(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&share::fragment(&setup))));
+    });
     let on_preset = Callback::new(move |size: usize| form.update(|f| f.size = size.to_string()));
     let batch = Signal::derive(move || form.with(|f| f.batch_size.clone()));
     let webgpu = has_webgpu();
-    let backend_choice = RwSignal::new("auto".to_string());
     let backend_label =
         RwSignal::new(if webgpu { "Auto: chosen when you train" } else { "CPU (WebGPU is missing here)" }.to_string());
     let backend_why = RwSignal::new(None::<String>);
@@ -123,8 +72,11 @@ pub fn App() -> impl IntoView {
     let speed = RwSignal::new(None::<f64>);
     let learning_rate = RwSignal::new(None::<f64>);
     let run_params = RwSignal::new(None::<usize>);
-    let curve = RwSignal::new(Vec::<f32>::new());
-    let epochs = RwSignal::new(Vec::<EpochStats>::new());
+    let progress = RwSignal::new(None::<Progress>);
+    // The run's epochs (known at its start) and training images (reported by the worker).
+    let planned = StoredValue::new((0usize, 0usize));
+    // Held by the learner: the worker waits after its current step.
+    let paused = RwSignal::new(false);
     let runs = Runs::load();
 
     let cpu_threads = RwSignal::new(1usize);
@@ -165,26 +117,41 @@ pub fn App() -> impl IntoView {
             }
         }
         FromWorker::Event(event) => match event {
-            Event::Started { params, steps_per_epoch, .. } => {
+            Event::Started { params, steps_per_epoch, train_images, .. } => {
+                planned.update_value(|p| p.1 = train_images);
                 run_params.set(Some(params));
                 status.set(format!("Training: {steps_per_epoch} steps per epoch…"))
             }
-            Event::Step { epoch, step, steps, loss: l, accuracy: a, examples_per_sec, learning_rate: lr } => {
-                status.set(format!("Epoch {epoch}: step {step} of {steps}"));
+            Event::Step {
+                epoch,
+                step,
+                steps,
+                loss: l,
+                accuracy: a,
+                batch_loss,
+                batch_accuracy,
+                examples_per_sec,
+                learning_rate: lr,
+            } => {
+                if !paused.get_untracked() {
+                    status.set(format!("Epoch {epoch}: step {step} of {steps}"));
+                }
+                let (epochs, images) = planned.get_value();
+                progress.set(Some(Progress { epoch, epochs, step, steps, images, examples_per_sec }));
                 learning_rate.set(Some(lr));
                 loss.set(Some(l));
                 accuracy.set(Some(a));
                 speed.set(Some(examples_per_sec));
-                curve.update(|c| c.push(l));
-                runs.update(false, |r| r.losses.push(l));
+                let point = StepPoint {
+                    loss: batch_loss,
+                    accuracy: Some(batch_accuracy),
+                    learning_rate: Some(lr),
+                    examples_per_sec: Some(examples_per_sec),
+                };
+                runs.update(false, |r| r.steps.push(point));
             }
             Event::Evaluating { epoch } => status.set(format!("Epoch {epoch}: measuring on the test images…")),
-            Event::Epoch(stats) => {
-                runs.update(true, |r| r.record_epoch(stats.clone()));
-                epochs.update(|e| {
-                    put_epoch(e, stats);
-                });
-            }
+            Event::Epoch(stats) => runs.update(true, |r| r.record_epoch(stats)),
             Event::Cancelled => {
                 status.set("Cancelled.".into());
                 runs.end(RunState::Stopped);
@@ -196,6 +163,7 @@ pub fn App() -> impl IntoView {
             }
             runs.end(RunState::Finished);
             running.set(false);
+            paused.set(false);
         }
         FromWorker::Failed(message) => {
             pending.set_value(None);
@@ -203,11 +171,10 @@ pub fn App() -> impl IntoView {
             runs.end(RunState::Failed(message.clone()));
             error.set(Some(message));
             running.set(false);
+            paused.set(false);
         }
         FromWorker::Resumed { epochs: done } => {
-            let (losses, stats) = runs.rewind(done);
-            curve.set(losses);
-            epochs.set(stats);
+            runs.rewind(done);
             status.set(format!("Resuming after epoch {done}…"));
         }
         FromWorker::NotStored(why) => runs.note.set(Some(why)),
@@ -220,6 +187,7 @@ pub fn App() -> impl IntoView {
         runs.end(RunState::Failed(message.clone()));
         error.set(Some(message));
         running.set(false);
+        paused.set(false);
     };
     // A worker whose wasm trapped (a lost GPU can end that way) cannot be trusted again: the page
     // starts a fresh one, which loads the data anew, and keeps everything the learner set.
@@ -292,10 +260,11 @@ pub fn App() -> impl IntoView {
         accuracy.set(None);
         speed.set(None);
         learning_rate.set(None);
-        curve.set(Vec::new());
-        epochs.set(Vec::new());
         run_params.set(None);
-        let backend = match backend_choice.get_untracked().as_str() {
+        paused.set(false);
+        progress.set(None);
+        planned.set_value((run.0.epochs, 0));
+        let backend = match form.with_untracked(|f| f.backend.clone()).as_str() {
             "webgpu" => BackendKind::Wgpu,
             "cpu" => BackendKind::Cpu,
             _ => BackendKind::Auto,
@@ -333,8 +302,19 @@ pub fn App() -> impl IntoView {
             launch((run.settings, run.images.0, run.images.1), true);
         }
     });
+    // The page answers at once; the worker holds after the step it is in.
+    let pause = move || {
+        let hold = !paused.get_untracked();
+        paused.set(hold);
+        workers.with_value(|w| {
+            w.send(false, &ToWorker::Pause(hold));
+            w.send(true, &ToWorker::Pause(hold));
+        });
+        status.set(if hold { "Paused: the run waits after its current step." } else { "Going on…" }.into());
+    };
     let cancel = move || {
         pending.set_value(None);
+        paused.set(false);
         workers.with_value(|w| {
             w.send(false, &ToWorker::Cancel);
             w.send(true, &ToWorker::Cancel);
@@ -357,76 +337,35 @@ pub fn App() -> impl IntoView {
             {field(form, "test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
             <RecipeFields form spec />
             <label>"Backend"
-                <select id="backend-choice" on:change=move |ev| backend_choice.set(event_target_value(&ev))>
-                    <option value="auto" selected=true>"Auto"</option>
-                    <option value="webgpu" disabled={!webgpu}>"WebGPU"</option>
-                    <option value="cpu">"CPU"</option>
+                <select id="backend-choice" prop:value=move || form.with(|f| f.backend.clone())
+                    on:change=move |ev| form.update(|f| f.backend = event_target_value(&ev))>
+                    <option value="auto" selected=move || form.with(|f| f.backend == "auto")>"Auto"</option>
+                    <option value="webgpu" disabled={!webgpu} selected=move || form.with(|f| f.backend == "webgpu")>"WebGPU"</option>
+                    <option value="cpu" selected=move || form.with(|f| f.backend == "cpu")>"CPU"</option>
                 </select>
             </label>
             <button id="train" type="submit" disabled=move || data_len.get().is_none() || running.get()>"Train"</button>
-            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| cancel()>"Cancel"</button>
+            <button id="pause" type="button" disabled=move || !running.get() aria-pressed=move || paused.get().to_string()
+                on:click=move |_| pause()>{move || if paused.get() { "Continue" } else { "Pause" }}</button>
+            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| cancel()>"Stop"</button>
         </form>
         <p id="status">{move || status.get()}</p>
         {move || backend_why.get().map(|w| view! { <p id="backend-why" class="note">{w}</p> })}
         {move || threads_note.get().map(|w| view! { <p id="threads-note" class="note">{w}</p> })}
         {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}
+        {link_note.map(|n| view! { <p id="link-note" class="error">{n}</p> })}
         <div class="stats">
             <div><span class="k">"Backend"</span><span class="v" id="backend">{move || backend_label.get()}</span></div>
             <div><span class="k">"CPU threads"</span><span class="v" id="cpu-threads">{move || cpu_threads.get()}</span></div>
             <div><span class="k">"Parameters"</span><span class="v" id="run-params">{move || run_params.get().map_or("–".into(), |p| thousands(p as u64))}</span></div>
             <div><span class="k">"Loss"</span><span class="v" id="loss">{move || loss.get().map_or("–".into(), |l| format!("{l:.4}"))}</span></div>
             <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>
-            <div><span class="k">"Learning rate"</span><span class="v" id="learning-rate-now">{move || learning_rate.get().map_or("–".into(), |r| format!("{r:.5}"))}</span></div>
+            <div><span class="k">"Learning rate"</span><span class="v" id="learning-rate-now">{move || learning_rate.get().map_or("–".into(), rate)}</span></div>
             <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>
         </div>
-        <LossCurve points=curve />
-        <EpochTable rows=epochs />
-        <RunsView runs busy=running.into() ready resume show=Callback::new(move |(losses, stats)| {
-            curve.set(losses);
-            epochs.set(stats);
-        }) />
-    }
-}
-
-/// The running training loss per step, as a polyline scaled to the largest loss so far.
-#[component]
-fn LossCurve(points: RwSignal<Vec<f32>>) -> impl IntoView {
-    let path = move || {
-        points.with(|p| {
-            let max = p.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
-            let step = 600.0 / (p.len().max(2) - 1) as f32;
-            p.iter()
-                .enumerate()
-                .map(|(i, l)| format!("{:.1},{:.1}", i as f32 * step, 195.0 - 190.0 * l / max))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    };
-    view! {
-        <svg class="curve" viewBox="0 0 600 200" preserveAspectRatio="none" aria-label="training loss per step">
-            <polyline points=path fill="none" stroke="#2456c9" stroke-width="2" vector-effect="non-scaling-stroke" />
-        </svg>
-    }
-}
-
-#[component]
-fn EpochTable(rows: RwSignal<Vec<EpochStats>>) -> impl IntoView {
-    view! {
-        <table id="epoch-table">
-            <thead><tr><th>"epoch"</th><th>"train loss"</th><th>"train acc"</th><th>"test loss"</th><th>"test acc"</th><th>"examples/s"</th><th>"seconds"</th></tr></thead>
-            <tbody>
-                {move || rows.get().into_iter().map(|s| view! {
-                    <tr>
-                        <td>{s.epoch}</td>
-                        <td>{format!("{:.4}", s.train_loss)}</td>
-                        <td>{format!("{:.1}%", s.train_accuracy * 100.0)}</td>
-                        <td>{format!("{:.4}", s.test_loss)}</td>
-                        <td>{format!("{:.1}%", s.test_accuracy * 100.0)}</td>
-                        <td>{format!("{:.1}", s.examples_per_sec)}</td>
-                        <td>{format!("{:.1}", s.seconds)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <RunProgress progress=progress.into() paused=paused.into() />
+        <Charts runs />
+        <EpochTable runs />
+        <RunsView runs busy=running.into() ready resume />
     }
 }

@@ -9,8 +9,39 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 /// The layout of a stored [`Run`]. A later page that changes it reads older versions or refuses
-/// them with a sentence; it never drops them.
-pub const VERSION: u32 = 1;
+/// them with a sentence; it never drops them. Layout 1 kept only the running mean of the loss at
+/// each step; it reads as steps with that loss alone.
+pub const VERSION: u32 = 2;
+
+/// One training step as the charts draw it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredStep")]
+pub struct StepPoint {
+    /// This step's batch (layout 1: the epoch's running mean).
+    pub loss: f32,
+    pub accuracy: Option<f32>,
+    pub learning_rate: Option<f64>,
+    /// The epoch's mean speed up to this step.
+    pub examples_per_sec: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredStep {
+    Point { loss: f32, accuracy: Option<f32>, learning_rate: Option<f64>, examples_per_sec: Option<f64> },
+    Loss(f32),
+}
+
+impl From<StoredStep> for StepPoint {
+    fn from(stored: StoredStep) -> Self {
+        match stored {
+            StoredStep::Point { loss, accuracy, learning_rate, examples_per_sec } => {
+                StepPoint { loss, accuracy, learning_rate, examples_per_sec }
+            }
+            StoredStep::Loss(loss) => StepPoint { loss, accuracy: None, learning_rate: None, examples_per_sec: None },
+        }
+    }
+}
 
 /// How a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,9 +63,10 @@ pub struct Run {
     /// How many of the data set's training and test images it uses (the first ones).
     pub images: (usize, usize),
     pub state: RunState,
-    /// The running mean of the training loss at every step reported.
-    pub losses: Vec<f32>,
-    /// `losses.len()` at the end of each epoch: where a resumed run's curve picks up.
+    /// Every step reported (layout 1 called them `losses`).
+    #[serde(alias = "losses")]
+    pub steps: Vec<StepPoint>,
+    /// `steps.len()` at the end of each epoch: where a resumed run's curve picks up.
     pub epoch_ends: Vec<usize>,
     pub epochs: Vec<EpochStats>,
 }
@@ -56,12 +88,12 @@ pub fn put_epoch(epochs: &mut Vec<EpochStats>, stats: EpochStats) -> bool {
 
 impl Run {
     pub fn new(id: u64, name: String, settings: TrainSpec, images: (usize, usize)) -> Self {
-        let (state, losses, epoch_ends, epochs) = (RunState::Training, vec![], vec![], vec![]);
-        Run { version: VERSION, id, name, settings, images, state, losses, epoch_ends, epochs }
+        let (state, steps, epoch_ends, epochs) = (RunState::Training, vec![], vec![], vec![]);
+        Run { version: VERSION, id, name, settings, images, state, steps, epoch_ends, epochs }
     }
 
     pub fn record_epoch(&mut self, stats: EpochStats) {
-        let end = self.losses.len();
+        let end = self.steps.len();
         if put_epoch(&mut self.epochs, stats) {
             self.epoch_ends.push(end);
         }
@@ -70,7 +102,7 @@ impl Run {
     /// Back to the end of epoch `epochs`, where its stored checkpoint goes on, training again.
     pub fn rewind(&mut self, epochs: usize) {
         let end = epochs.checked_sub(1).and_then(|i| self.epoch_ends.get(i)).copied().unwrap_or(0);
-        self.losses.truncate(end);
+        self.steps.truncate(end);
         self.epoch_ends.truncate(epochs);
         self.epochs.truncate(epochs);
         self.state = RunState::Training;
@@ -112,7 +144,11 @@ pub fn decode(json: &str) -> Result<Run, String> {
             version.version
         ));
     }
-    serde_json::from_str(json).map_err(|e| format!("a stored run (layout {}) is not readable: {e}", version.version))
+    let mut run: Run = serde_json::from_str(json)
+        .map_err(|e| format!("a stored run (layout {}) is not readable: {e}", version.version))?;
+    // Saved again in this page's layout.
+    run.version = VERSION;
+    Ok(run)
 }
 
 /// Every stored run, newest first, and a sentence for each record that could not be read. A tab

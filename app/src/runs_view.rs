@@ -1,30 +1,46 @@
 //! The runs list: every run the learner started, as stored (see [`runs`](crate::runs)), with its
-//! state and best test accuracy; rename, delete, or show one's curve and epochs.
+//! state and best test accuracy; rename, delete, draw one or several on the charts, resume.
 
 use cnn_models::PRESETS;
-use cnn_train::{EpochStats, TrainSpec};
+use cnn_train::TrainSpec;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::runs::{self, Run, RunState};
 
-/// The page's runs: the list, the one in progress, and what storage last refused.
+/// The page's runs: the list, the one in progress, those drawn on the charts, and what storage
+/// last refused.
 #[derive(Clone, Copy)]
 pub struct Runs {
     pub list: RwSignal<Vec<Run>>,
     current: StoredValue<Option<u64>>,
+    /// The runs on the charts, the first one's epochs in the table.
+    pub drawn: RwSignal<Vec<u64>>,
+    /// Notified at every step of the run in progress, which does not redraw the list.
+    pub stepped: Trigger,
     pub note: RwSignal<Option<String>>,
 }
 
 impl Runs {
     /// The list starts empty and fills once IndexedDB answers.
     pub fn load() -> Self {
-        let runs = Runs { list: RwSignal::new(vec![]), current: StoredValue::new(None), note: RwSignal::new(None) };
+        let runs = Runs {
+            list: RwSignal::new(vec![]),
+            current: StoredValue::new(None),
+            drawn: RwSignal::new(vec![]),
+            stepped: Trigger::new(),
+            note: RwSignal::new(None),
+        };
         spawn_local(async move {
             match runs::load_all().await {
                 Ok((stored, refused)) => {
                     // A run started before storage answered is kept in front of the stored ones.
                     runs.list.update(|list| list.extend(stored));
+                    // After a reload the charts show the newest run, as they did before it.
+                    let newest = runs.list.with_untracked(|l| l.first().map(|r| r.id));
+                    if let (true, Some(id)) = (runs.drawn.with_untracked(Vec::is_empty), newest) {
+                        runs.drawn.set(vec![id]);
+                    }
                     if !refused.is_empty() {
                         runs.note.set(Some(refused.join(" ")));
                     }
@@ -43,6 +59,8 @@ impl Runs {
         let name = format!("Run {number}: {model}, {} px", settings.image_size);
         self.list.update(|l| l.insert(0, Run::new(id, name, settings, images)));
         self.current.set_value(Some(id));
+        // The new run comes first on the charts; the runs ticked for comparison stay.
+        self.drawn.update(|d| d.insert(0, id));
         self.store(id);
     }
 
@@ -55,18 +73,32 @@ impl Runs {
     pub fn resume(self, id: u64) -> Option<Run> {
         let run = self.list.with_untracked(|l| l.iter().find(|r| r.id == id && r.resumable()).cloned())?;
         self.current.set_value(Some(id));
+        self.draw_first(id);
         self.update(true, |r| r.state = RunState::Training);
         Some(run)
     }
 
-    /// The run in progress as a resumed one starts: after `epochs` epochs. Its curve and epochs.
-    pub fn rewind(self, epochs: usize) -> (Vec<f32>, Vec<EpochStats>) {
-        let mut shown = (vec![], vec![]);
-        self.update(true, |r| {
-            r.rewind(epochs);
-            shown = (r.losses.clone(), r.epochs.clone());
+    /// The run in progress as a resumed one starts: after `epochs` epochs.
+    pub fn rewind(self, epochs: usize) {
+        self.update(true, |r| r.rewind(epochs));
+    }
+
+    /// Puts run `id` first on the charts and in the epoch table, the others drawn staying.
+    fn draw_first(self, id: u64) {
+        self.drawn.update(|d| {
+            d.retain(|&other| other != id);
+            d.insert(0, id);
         });
-        shown
+    }
+
+    /// Draws run `id` on the charts beside the others, or takes it off.
+    fn toggle_drawn(self, id: u64, drawn: bool) {
+        self.drawn.update(|d| {
+            d.retain(|&other| other != id);
+            if drawn {
+                d.push(id);
+            }
+        });
     }
 
     /// Changes the run in progress; `store` writes it and redraws the list (each epoch and the
@@ -79,6 +111,7 @@ impl Runs {
             self.store(id);
         } else {
             self.list.update_untracked(apply);
+            self.stepped.notify();
         }
     }
 
@@ -107,6 +140,7 @@ impl Runs {
     }
 
     fn delete(self, id: u64) {
+        self.toggle_drawn(id, false);
         self.list.update(|l| l.retain(|r| r.id != id));
         spawn_local(async move {
             if let Err(why) = runs::delete(id).await {
@@ -116,8 +150,8 @@ impl Runs {
     }
 }
 
-/// The list; `show` puts a run's curve and epochs in the training view, `resume` trains a
-/// stopped run on from its last checkpoint.
+/// The list; "Show" puts a run alone on the charts and its epochs in the table, its tick box
+/// draws it beside the others, `resume` trains a stopped run on from its last checkpoint.
 #[component]
 pub fn RunsView(
     runs: Runs,
@@ -125,7 +159,6 @@ pub fn RunsView(
     /// Whether a stopped run can go on: the data is loaded and the CPU's thread pool is ready
     /// or known to be missing.
     ready: Signal<bool>,
-    show: Callback<(Vec<f32>, Vec<EpochStats>)>,
     resume: Callback<u64>,
 ) -> impl IntoView {
     let row = move |run: Run| {
@@ -135,19 +168,21 @@ pub fn RunsView(
             RunState::Failed(_) => "state error",
             _ => "state",
         };
-        let (losses, epochs) = (run.losses.clone(), run.epochs.clone());
         // Nothing of a run in progress is deleted or swapped out of the view under it.
         let in_progress = run.state == RunState::Training;
         let resumable = run.resumable();
         view! {
             <tr data-run=id.to_string()>
+                <td><input type="checkbox" class="draw" aria-label="draw on the charts"
+                    prop:checked=move || runs.drawn.with(|d| d.contains(&id))
+                    on:change=move |ev| runs.toggle_drawn(id, event_target_checked(&ev)) /></td>
                 <td><input class="run-name" aria-label="run name" prop:value=run.name.clone()
                     on:change=move |ev| runs.rename(id, event_target_value(&ev)) /></td>
                 <td class=state_class>{run.describe()}</td>
                 <td class="num best">{best}</td>
                 <td class="actions">
                     <button type="button" class="show" disabled=move || busy.get()
-                        on:click=move |_| show.run((losses.clone(), epochs.clone()))>"Show"</button>
+                        on:click=move |_| runs.drawn.set(vec![id])>"Show"</button>
                     {resumable.then(|| view! {
                         <button type="button" class="resume" disabled=move || busy.get() || !ready.get() on:click=move |_| resume.run(id)>"Resume"</button>
                     })}
@@ -166,11 +201,38 @@ pub fn RunsView(
             } else {
                 view! {
                     <table id="runs">
-                        <thead><tr><th>"name"</th><th>"state"</th><th>"best test acc"</th><th></th></tr></thead>
+                        <thead><tr><th title="drawn on the charts">"chart"</th><th>"name"</th><th>"state"</th><th>"best test acc"</th><th></th></tr></thead>
                         <tbody>{move || runs.list.get().into_iter().map(row).collect_view()}</tbody>
                     </table>
                 }.into_any()
             }}
         </section>
+    }
+}
+
+/// The epochs of the first run drawn: the one in progress, or the one shown.
+#[component]
+pub fn EpochTable(runs: Runs) -> impl IntoView {
+    let rows = move || {
+        let first = runs.drawn.with(|d| d.first().copied());
+        runs.list.with(|l| l.iter().find(|r| Some(r.id) == first).map(|r| r.epochs.clone()).unwrap_or_default())
+    };
+    view! {
+        <table id="epoch-table">
+            <thead><tr><th>"epoch"</th><th>"train loss"</th><th>"train acc"</th><th>"test loss"</th><th>"test acc"</th><th>"examples/s"</th><th>"seconds"</th></tr></thead>
+            <tbody>
+                {move || rows().into_iter().map(|s| view! {
+                    <tr>
+                        <td>{s.epoch}</td>
+                        <td>{format!("{:.4}", s.train_loss)}</td>
+                        <td>{format!("{:.1}%", s.train_accuracy * 100.0)}</td>
+                        <td>{format!("{:.4}", s.test_loss)}</td>
+                        <td>{format!("{:.1}%", s.test_accuracy * 100.0)}</td>
+                        <td>{format!("{:.1}", s.examples_per_sec)}</td>
+                        <td>{format!("{:.1}", s.seconds)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -27,6 +27,9 @@ pub struct Form {
     pub crop_padding: String,
     pub flip: bool,
     pub label_smoothing: String,
+    pub seed: String,
+    /// `auto`, `webgpu` or `cpu`.
+    pub backend: String,
 }
 
 /// The page's first run: the settings a newcomer gets, chosen to learn visibly within a couple of
@@ -80,11 +83,13 @@ impl Form {
             crop_padding: spec.augment.crop_padding.to_string(),
             flip: spec.augment.flip,
             label_smoothing: spec.label_smoothing.to_string(),
+            seed: spec.seed.to_string(),
+            backend: "auto".into(),
         }
     }
 
-    /// This form with `recipe`'s settings for `model` at the form's image size; the image counts
-    /// stay. The book's rate is the preset's whose layers `model` has, else VGG's.
+    /// This form with `recipe`'s settings for `model` at the form's image size; the image counts,
+    /// the seed and the backend stay. The book's rate is the preset's whose layers `model` has, else VGG's.
     pub fn with_recipe(&self, recipe: Recipe, model: Option<&ModelSpec>) -> Self {
         let size = self.size.trim().parse().unwrap_or(FIRST_SIZE);
         let preset = model.and_then(|m| PRESETS.iter().find(|p| p.spec() == *m));
@@ -94,6 +99,8 @@ impl Form {
         Form {
             train_images: self.train_images.clone(),
             test_images: self.test_images.clone(),
+            seed: self.seed.clone(),
+            backend: self.backend.clone(),
             ..Form::from_spec(&spec)
         }
     }
@@ -140,6 +147,7 @@ impl Form {
             warmup_epochs: number("the warm-up", &self.warmup)?,
             augment: Augment { crop_padding: number("the crop padding", &self.crop_padding)?, flip: self.flip },
             label_smoothing: number("the label smoothing", &self.label_smoothing)?,
+            seed: number("the seed", &self.seed)?,
             ..TrainSpec::new(model, size)
         };
         // The model view's table of this spec at this size: an error there refuses the run.
@@ -226,6 +234,7 @@ pub fn RecipeFields(form: RwSignal<Form>, spec: Memo<Result<ModelSpec, String>>)
                 "Random flips"
             </label>
             {field(form, "label-smoothing", "Label smoothing", |f| f.label_smoothing.clone(), |f, v| f.label_smoothing = v)}
+            {field(form, "seed", "Seed", |f| f.seed.clone(), |f, v| f.seed = v)}
         </fieldset>
     }
 }

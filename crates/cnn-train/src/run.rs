@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cnn_data::{Augment, BatchPlan, Dataset};
 use cnn_models::{Analysis, InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
-use web_time::Instant;
+use web_time::{Duration, Instant};
 
 use crate::checkpoint::Checkpoint;
 use crate::recipe::{Optimizer, Schedule};
@@ -77,17 +77,43 @@ impl TrainSpec {
     }
 }
 
-/// Asks a run to stop after its current step; clones share the flag.
+/// Asks a run to stop after its current step, or to wait there until it is let go on (a pause);
+/// clones share the flags.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Holds the run after its current step (`true`) or lets it go on (`false`).
+    pub fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Waits while the run is paused and not cancelled; how long it waited. In a browser the
+    /// worker's messages (the one that lets it go on) come in between the waits.
+    async fn wait_while_paused(&self) -> Duration {
+        let since = Instant::now();
+        while self.is_paused() && !self.is_cancelled() {
+            #[cfg(target_arch = "wasm32")]
+            gloo_timers::future::TimeoutFuture::new(50).await;
+            #[cfg(not(target_arch = "wasm32"))]
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        since.elapsed()
     }
 }
 
@@ -111,13 +137,15 @@ pub enum Event {
         test_images: usize,
         steps_per_epoch: usize,
     },
-    /// Running means over the epoch so far.
+    /// Running means over the epoch so far, and this step's batch alone.
     Step {
         epoch: usize,
         step: usize,
         steps: usize,
         loss: f32,
         accuracy: f32,
+        batch_loss: f32,
+        batch_accuracy: f32,
         examples_per_sec: f64,
         /// The rate this step trained with, as the schedule set it.
         learning_rate: f64,
@@ -228,6 +256,8 @@ pub async fn train_from(
     for epoch in done + 1..=spec.epochs {
         device.seed(epoch_seed(spec.seed, epoch));
         let started = Instant::now();
+        // Time spent paused counts in neither the speed nor the epoch's seconds.
+        let mut paused = Duration::ZERO;
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (step, indices) in plan.chunks(&plan.shuffled(train.len(), epoch)).iter().enumerate() {
             if cancel.is_cancelled() {
@@ -253,12 +283,15 @@ pub async fn train_from(
                 steps,
                 loss: (loss_sum / seen as f64) as f32,
                 accuracy: correct as f32 / seen as f32,
-                examples_per_sec: seen as f64 / started.elapsed().as_secs_f64(),
+                batch_loss: stats.loss,
+                batch_accuracy: stats.correct as f32 / stats.examples as f32,
+                examples_per_sec: seen as f64 / (started.elapsed() - paused).as_secs_f64(),
                 learning_rate,
             });
             yield_now().await;
+            paused += cancel.wait_while_paused().await;
         }
-        let train_seconds = started.elapsed().as_secs_f64();
+        let train_seconds = (started.elapsed() - paused).as_secs_f64();
         on_event(Event::Evaluating { epoch });
         let test_stats = measure(&trainer, &plan, test, cancel).await?;
         if cancel.is_cancelled() {
@@ -272,7 +305,7 @@ pub async fn train_from(
             test_loss: test_stats.loss,
             test_accuracy: test_stats.correct as f32 / test_stats.examples as f32,
             examples_per_sec: seen as f64 / train_seconds,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: (started.elapsed() - paused).as_secs_f64(),
         };
         on_event(Event::Epoch(stats.clone()));
         history.push(stats);

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use cnn_data::{Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
@@ -79,6 +80,36 @@ fn cancel_stops_before_the_first_step() {
         ),
         "{events:?}"
     );
+}
+
+#[test]
+fn a_paused_run_waits_after_its_step_and_counts_no_paused_time() {
+    let _one = one_run_at_a_time();
+    let cancel = Cancel::default();
+    cancel.pause(true);
+    let (step_done, steps_seen) = std::sync::mpsc::channel();
+    let control = cancel.clone();
+    // Lets the run go on 300 ms after its first step, saying how many steps came meanwhile.
+    let release = std::thread::spawn(move || {
+        steps_seen.recv().expect("the first step");
+        std::thread::sleep(Duration::from_millis(300));
+        let while_paused = steps_seen.try_iter().count();
+        control.pause(false);
+        while_paused
+    });
+    let spec = TrainSpec { batch_size: 32, epochs: 1, ..TrainSpec::new(small_vgg(), 28) };
+    let (wall, mut steps) = (Instant::now(), 0);
+    let history = train_on_cpu(&spec, (&load(Split::Test, 128), &load(Split::Test, 32)), &cancel, |e| {
+        if let Event::Step { .. } = e {
+            steps += 1;
+            let _ = step_done.send(());
+        }
+    })
+    .unwrap();
+    let wall = wall.elapsed().as_secs_f64();
+    assert_eq!(release.join().unwrap(), 0, "no step while paused");
+    assert_eq!(steps, 4);
+    assert!(history[0].seconds <= wall - 0.3, "the pause is not counted: {} s of {wall} s", history[0].seconds);
 }
 
 #[test]

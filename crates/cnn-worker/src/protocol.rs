@@ -19,6 +19,8 @@ pub enum ToWorker {
         resume: bool,
     },
     Cancel,
+    /// Holds the run after its current step (`true`), or lets it go on (`false`).
+    Pause(bool),
     /// Which backend [`BackendKind::Auto`] means for this model (answered by [`FromWorker::Chosen`]).
     Choose {
         model: ModelSpec,

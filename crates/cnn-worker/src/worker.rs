@@ -66,6 +66,7 @@ fn answer(
     let cpu_threads = state.borrow().cpu_threads;
     match message {
         ToWorker::Cancel => state.borrow().cancel.cancel(),
+        ToWorker::Pause(paused) => state.borrow().cancel.pause(paused),
         ToWorker::Train { spec, backend, train_images, test_images, run, resume } => {
             let cancel = Cancel::default();
             state.borrow_mut().cancel = cancel.clone();
@@ -147,6 +148,7 @@ pub fn run(cpu_threads: usize) {
             let data = state.borrow().data.clone();
             match (decode::<ToWorker>(&event.data()), data) {
                 (Some(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
+                (Some(ToWorker::Pause(paused)), _) => state.borrow().cancel.pause(paused),
                 (Some(message), Some(data)) => answer(message, data, &state, scope.clone()),
                 (Some(_), None) => post(&scope, &FromWorker::Failed("the data is not loaded yet".into())),
                 (None, _) => {
