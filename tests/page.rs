@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use support::{
-    browser, choose, choose_backend, click, css_text, dist, screenshots, serve, set_field, text, value, wait_for,
-    wait_for_chart,
+    browser, choose, choose_backend, click, css_text, dist, open_with_threads, screenshots, serve, set_field,
+    set_fields, text, value, wait_for, wait_for_chart,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -239,15 +239,10 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
     let port = serve(dist());
-    let (client, _driver) = browser().await;
-    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
-    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
-    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
-    wait_for(&client, "cpu-threads", 120, |t| Some(t) == cores.as_u64().map(|c| c.to_string()).as_deref()).await;
+    let (client, _driver) = open_with_threads(port).await;
     choose_backend(&client, "cpu").await;
-    for (field, value) in [("train-images", "2560"), ("test-images", "320"), ("batch-size", "64"), ("epochs", "3")] {
-        set_field(&client, field, value).await;
-    }
+    set_fields(&client, &[("train-images", "2560"), ("test-images", "320"), ("batch-size", "64"), ("epochs", "3")])
+        .await;
     click(&client, "train").await;
     // Well into epoch 2, so that the worker has stored epoch 1's checkpoint (it writes it in the
     // background while the next steps run; a reload before that resumes from the one before).
@@ -303,6 +298,7 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
     wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
     assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "stopped after epoch 1 of 3");
     wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
     wait_for(&client, "cpu-threads", 120, |t| Some(t) == cores.as_u64().map(|c| c.to_string()).as_deref()).await;
     choose_backend(&client, "cpu").await;
     let resume = client.find(Locator::Css("#runs tbody tr:first-child button.resume")).await.expect("Resume");
@@ -331,12 +327,7 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_run_with_the_defaults_reaches_80_percent() {
     let port = serve(dist());
-    let (client, _driver) = browser().await;
-    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
-    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
-    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
-    let cores = cores.as_u64().expect("a core count").to_string();
-    wait_for(&client, "cpu-threads", 120, |t| t == cores).await;
+    let (client, _driver) = open_with_threads(port).await;
     assert_eq!(value(&client, "recipe").await, "quick");
     let started = Instant::now();
     click(&client, "train").await;
@@ -403,5 +394,131 @@ async fn a_link_carries_the_whole_setup_to_a_fresh_browser() {
     let note = wait_for(&client, "link-note", 30, |t| !t.is_empty()).await;
     assert!(note.starts_with("The link's setup") && note.ends_with("so the page opens with its defaults."), "{note}");
     assert_eq!((value(&client, "model").await, value(&client, "size").await), ("resnet-small".into(), "28".into()));
+    client.close().await.expect("close the browser");
+}
+
+/// A file in `dir` whose name ends with `extension`, once the browser has finished writing it.
+async fn downloaded(dir: &std::path::Path, extension: &str) -> std::path::PathBuf {
+    for _ in 0..150 {
+        let files = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
+        if let Some(file) = files.into_iter().find(|p| p.extension().is_some_and(|e| e == extension)) {
+            return file;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no .{extension} file in {} after 30 s", dir.display());
+}
+
+/// The sections of a checkpoint file: its magic tag, then its settings' JSON and the rest.
+fn checkpoint_header(bytes: &[u8]) -> (serde_json::Value, &[u8]) {
+    assert_eq!(&bytes[..8], b"CNNCKPT1");
+    let len = u64::from_le_bytes(bytes[8..16].try_into().expect("a length")) as usize;
+    (serde_json::from_slice(&bytes[16..16 + len]).expect("the settings' JSON"), &bytes[16 + len..])
+}
+
+/// A stored run's checkpoint downloads (and its weights as safetensors), and after the run is
+/// deleted, uploading the file lists it again with the same test accuracy; a file that is not a
+/// checkpoint, and one whose weights do not fit its model, each get their sentence and change
+/// nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checkpoint_downloads_and_uploads_to_the_same_accuracy() {
+    let port = serve(dist());
+    let (client, driver) = open_with_threads(port).await;
+    choose_backend(&client, "cpu").await;
+    set_fields(&client, &[("train-images", "640"), ("test-images", "320"), ("batch-size", "64"), ("epochs", "2")])
+        .await;
+    click(&client, "train").await;
+    wait_for(&client, "status", 300, |s| s == "Done.").await;
+    let accuracy = css_text(&client, "#epoch-table tbody tr:last-child td:nth-child(5)").await;
+    let first = "#runs tbody tr:first-child";
+
+    client
+        .find(Locator::Css(&format!("{first} button.checkpoint")))
+        .await
+        .expect("Checkpoint")
+        .click()
+        .await
+        .expect("a click");
+    let checkpoint = downloaded(&driver.downloads, "cnnckpt").await;
+    assert_eq!(checkpoint.file_name().and_then(|n| n.to_str()), Some("Run-1-resnet-small-28-px.cnnckpt"));
+    let bytes = std::fs::read(&checkpoint).expect("the checkpoint");
+    let (header, _) = checkpoint_header(&bytes);
+    assert_eq!((header["epoch"].as_u64(), header["images"].clone()), (Some(2), serde_json::json!([640, 320])));
+
+    client
+        .find(Locator::Css(&format!("{first} button.safetensors")))
+        .await
+        .expect("Safetensors")
+        .click()
+        .await
+        .expect("a click");
+    let safetensors = std::fs::read(downloaded(&driver.downloads, "safetensors").await).expect("the safetensors");
+    let len = u64::from_le_bytes(safetensors[..8].try_into().expect("a length")) as usize;
+    let index: serde_json::Value = serde_json::from_slice(&safetensors[8..8 + len]).expect("the safetensors index");
+    let spec = index["__metadata__"]["cnn-playground.spec"].as_str().unwrap_or_default();
+    assert!(spec.contains("\"image_size\":28"), "{spec}");
+    let learnable: u64 = index
+        .as_object()
+        .expect("tensors")
+        .iter()
+        .filter(|(name, _)| !name.starts_with("__") && !name.contains("running"))
+        .map(|(_, t)| t["shape"].as_array().expect("a shape").iter().filter_map(|d| d.as_u64()).product::<u64>())
+        .sum();
+    assert_eq!(learnable.to_string(), text(&client, "run-params").await.replace(',', ""), "{index}");
+
+    client.find(Locator::Css(&format!("{first} button.delete"))).await.expect("Delete").click().await.expect("a click");
+    wait_for(&client, "no-runs", 10, |t| !t.is_empty()).await;
+    let upload = |path: std::path::PathBuf| {
+        let client = client.clone();
+        async move {
+            let input = client.find(Locator::Id("upload")).await.expect("the upload field");
+            input.send_keys(&path.display().to_string()).await.expect("pick the file");
+        }
+    };
+    upload(checkpoint.clone()).await;
+    let note = wait_for(&client, "upload-note", 120, |n| n.contains("listed") || n.contains("cannot")).await;
+    let listed = format!(
+        "“Run-1-resnet-small-28-px.cnnckpt” is listed as “Run-1-resnet-small-28-px (uploaded)”: test accuracy {accuracy}"
+    );
+    assert!(note.starts_with(&listed) && note.ends_with("on 320 test images."), "{note}");
+    assert_eq!(css_text(&client, &format!("{first} td.state")).await, "finished, 2 epochs");
+    assert_eq!(css_text(&client, "#epoch-table tbody tr:last-child td:nth-child(5)").await, accuracy);
+    screenshots(&client, "uploaded", "runs").await;
+
+    // Not a checkpoint, and a checkpoint whose settings name another model than its weights.
+    let junk = driver.downloads.join("notes.cnnckpt");
+    std::fs::write(&junk, "my notes").expect("write a file");
+    upload(junk).await;
+    let note = wait_for(&client, "upload-note", 30, |n| n.starts_with("“notes.cnnckpt”")).await;
+    assert_eq!(
+        note,
+        "“notes.cnnckpt” cannot be used: this is not a checkpoint of the CNN playground (it does not start with \"CNNCKPT1\"). Nothing was changed."
+    );
+    let (mut header, rest) = checkpoint_header(&bytes);
+    header["spec"]["model"] = serde_json::json!({"kind": "vgg", "arch": [[1, 8]], "head_width": 32, "dropout": 0.0});
+    let header = serde_json::to_vec(&header).expect("JSON");
+    let mut other = b"CNNCKPT1".to_vec();
+    other.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    other.extend_from_slice(&header);
+    other.extend_from_slice(rest);
+    let mismatched = driver.downloads.join("mismatched.cnnckpt");
+    std::fs::write(&mismatched, other).expect("write a file");
+    upload(mismatched).await;
+    let note = wait_for(&client, "upload-note", 120, |n| n.starts_with("“mismatched.cnnckpt” cannot")).await;
+    assert!(
+        note.contains("the checkpoint's weights do not fit this model") && note.ends_with("Nothing was changed."),
+        "{note}"
+    );
+    assert_eq!(client.find_all(Locator::Css("#runs tbody tr")).await.expect("rows").len(), 1);
+    assert_eq!(text(&client, "runs-note").await, "", "storage reported no trouble");
+    assert_eq!(text(&client, "error").await, "");
+
+    // A run that diverges stops with its sentence and is listed as failed with it.
+    choose(&client, "optimizer", "sgd").await;
+    set_field(&client, "learning-rate", "1000000").await;
+    click(&client, "train").await;
+    let error = wait_for(&client, "error", 120, |e| !e.is_empty()).await;
+    assert!(error.starts_with("the run diverged: the loss "), "{error}");
+    assert_eq!(css_text(&client, &format!("{first} td.state")).await, format!("failed: {error}"));
     client.close().await.expect("close the browser");
 }

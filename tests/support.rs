@@ -43,11 +43,15 @@ pub fn serve(dir: PathBuf) -> u16 {
     port
 }
 
-pub struct Driver(Child);
+/// chromedriver, stopped when dropped, and where its browser puts downloads.
+pub struct Driver {
+    child: Child,
+    pub downloads: PathBuf,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let _ = self.child.kill();
     }
 }
 
@@ -69,10 +73,16 @@ pub async fn browser() -> (Client, Driver) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
-    let driver = Driver(child);
+    // A fresh profile: nothing stored by an earlier browser on the same port.
     let profile = std::env::temp_dir().join(format!("e2e-chromium-{port}"));
+    let _ = std::fs::remove_dir_all(&profile);
+    let driver = Driver { child, downloads: profile.join("downloads") };
     let caps = serde_json::json!({
         "goog:chromeOptions": {
+            "prefs": {
+                "download.default_directory": driver.downloads.display().to_string(),
+                "download.prompt_for_download": false,
+            },
             "args": [
                 "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -143,6 +153,25 @@ pub async fn wait_for(client: &Client, id: &str, seconds: u64, done: impl Fn(&st
             panic!("#{id} still reads {value:?} after {seconds} s (status {status:?}, error {error:?})");
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The page served on `port`, with its data loaded and its CPU thread pool ready (one thread per
+/// logical core).
+pub async fn open_with_threads(port: u16) -> (Client, Driver) {
+    let (client, driver) = browser().await;
+    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
+    let cores = cores.as_u64().expect("a core count").to_string();
+    wait_for(&client, "cpu-threads", 120, |t| t == cores).await;
+    (client, driver)
+}
+
+/// Types into each field in turn.
+pub async fn set_fields(client: &Client, fields: &[(&str, &str)]) {
+    for (id, value) in fields {
+        set_field(client, id, value).await;
     }
 }
 

@@ -116,25 +116,24 @@ fn frame(title: &str, traces: &[Trace], y: Axis) -> charming::Chart {
 }
 
 fn loss_chart(traces: &[Trace]) -> charming::Chart {
-    let y = Axis::new().type_(AxisType::Log).name("loss");
-    traces.iter().fold(frame("Loss (log scale): training per step, test per epoch", traces, y), |chart, t| {
+    let y = Axis::new().type_(AxisType::Log);
+    traces.iter().fold(frame("Loss (log scale), test loss ◆", traces, y), |chart, t| {
         let [raw, smooth] = t.per_step(|s| Some(f64::from(s.loss)), 1.0);
         chart.series(raw).series(smooth).series(t.per_epoch(|e| f64::from(e.test_loss), 1.0))
     })
 }
 
 fn accuracy_chart(traces: &[Trace]) -> charming::Chart {
-    let y = Axis::new().type_(AxisType::Value).name("accuracy %").max(100);
-    traces.iter().fold(frame("Accuracy: training per step, test per epoch", traces, y), |chart, t| {
+    let y = Axis::new().type_(AxisType::Value).max(100);
+    traces.iter().fold(frame("Accuracy (%), test accuracy ◆", traces, y), |chart, t| {
         let [raw, smooth] = t.per_step(|s| s.accuracy.map(f64::from), 100.0);
         chart.series(raw).series(smooth).series(t.per_epoch(|e| f64::from(e.test_accuracy), 100.0))
     })
 }
 
 fn rate_chart(traces: &[Trace]) -> charming::Chart {
-    let chart =
-        frame("Learning rate (solid) and examples/s (dashed)", traces, Axis::new().type_(AxisType::Value).name("rate"))
-            .y_axis(Axis::new().type_(AxisType::Value).name("examples/s"));
+    let chart = frame("Learning rate (left), examples/s (right, dashed)", traces, Axis::new().type_(AxisType::Value))
+        .y_axis(Axis::new().type_(AxisType::Value));
     traces.iter().fold(chart, |chart, t| {
         let line = |data: Vec<(f64, f64)>| {
             Line::new()

@@ -7,6 +7,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod files;
 pub mod model_view;
 pub mod page;
 pub mod progress;
@@ -16,4 +17,5 @@ pub mod settings;
 pub mod share;
 pub mod spec_text;
 pub mod storage;
+pub mod train_view;
 pub mod workers;

@@ -2,18 +2,17 @@
 //! the messages from the training workers that move them.
 
 use cnn_models::Preset;
-use cnn_models::compare::thousands;
-use cnn_train::{BackendKind, Event, TrainSpec};
+use cnn_train::{BackendKind, Checkpoint, Event, TrainSpec};
 use cnn_worker::protocol::{FromWorker, ToWorker};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
-use crate::charts::Charts;
+use crate::files;
 use crate::model_view::{ModelView, analyze};
-use crate::progress::{Progress, RunProgress};
-use crate::runs::{RunState, StepPoint};
-use crate::runs_view::{EpochTable, Runs, RunsView};
-use crate::settings::{FIRST_MODEL, Form, RecipeFields, field};
+use crate::runs::{Run, RunState, StepPoint};
+use crate::runs_view::{Runs, RunsView};
+use crate::settings::{FIRST_MODEL, Form};
+use crate::train_view::{Live, TrainView};
 use crate::workers::{Workers, has_webgpu, spawn_worker, threads_possible};
 use crate::{share, spec_text, storage};
 
@@ -21,21 +20,8 @@ use crate::{share, spec_text, storage};
 const SPEC_KEY: &str = "cnn-playground.spec";
 const FORM_KEY: &str = "cnn-playground.form";
 
-/// A learning rate as it reads best: 0.05, 0.00125, or 3.1e-6 near a cosine's end.
-fn rate(r: f64) -> String {
-    match r {
-        0.0 => "0".into(),
-        r if r.abs() < 1e-4 => format!("{r:.1e}"),
-        r => format!("{r:.5}").trim_end_matches('0').trim_end_matches('.').to_string(),
-    }
-}
-
 #[component]
 pub fn App() -> impl IntoView {
-    let status = RwSignal::new("Loading Fashion-MNIST…".to_string());
-    let error = RwSignal::new(None::<String>);
-    let data_len = RwSignal::new(None::<(usize, usize)>);
-    let running = RwSignal::new(false);
     let default_spec = || Preset::find(FIRST_MODEL).map(|p| spec_text::format(&p.spec())).unwrap_or_default();
     // A link's setup comes first, then what this browser kept, then the defaults.
     let location = web_sys::window().map(|w| w.location());
@@ -64,23 +50,14 @@ pub fn App() -> impl IntoView {
     let on_preset = Callback::new(move |size: usize| form.update(|f| f.size = size.to_string()));
     let batch = Signal::derive(move || form.with(|f| f.batch_size.clone()));
     let webgpu = has_webgpu();
-    let backend_label =
-        RwSignal::new(if webgpu { "Auto: chosen when you train" } else { "CPU (WebGPU is missing here)" }.to_string());
-    let backend_why = RwSignal::new(None::<String>);
-    let loss = RwSignal::new(None::<f32>);
-    let accuracy = RwSignal::new(None::<f32>);
-    let speed = RwSignal::new(None::<f64>);
-    let learning_rate = RwSignal::new(None::<f64>);
-    let run_params = RwSignal::new(None::<usize>);
-    let progress = RwSignal::new(None::<Progress>);
-    // The run's epochs (known at its start) and training images (reported by the worker).
-    let planned = StoredValue::new((0usize, 0usize));
-    // Held by the learner: the worker waits after its current step.
-    let paused = RwSignal::new(false);
+    let live = Live::new(webgpu);
+    let Live {
+        status, error, data_len, running, paused, backend_label, backend_why, cpu_threads, threads_note, ..
+    } = live;
+    // A checkpoint uploaded and being evaluated, to be listed as this run; and its file's name.
+    let uploading = StoredValue::new(None::<(Run, String)>);
     let runs = Runs::load();
 
-    let cpu_threads = RwSignal::new(1usize);
-    let threads_note = RwSignal::new(None::<String>);
     let workers = StoredValue::new_local(Workers::default());
     // An Auto run waits here while the main worker's trial chooses its backend.
     let pending = StoredValue::new(None::<(TrainSpec, usize, usize)>);
@@ -118,34 +95,24 @@ pub fn App() -> impl IntoView {
         }
         FromWorker::Event(event) => match event {
             Event::Started { params, steps_per_epoch, train_images, .. } => {
-                planned.update_value(|p| p.1 = train_images);
-                run_params.set(Some(params));
-                status.set(format!("Training: {steps_per_epoch} steps per epoch…"))
+                live.started(params, train_images, steps_per_epoch)
             }
             Event::Step {
                 epoch,
                 step,
                 steps,
-                loss: l,
-                accuracy: a,
+                loss,
+                accuracy,
                 batch_loss,
                 batch_accuracy,
                 examples_per_sec,
-                learning_rate: lr,
+                learning_rate,
             } => {
-                if !paused.get_untracked() {
-                    status.set(format!("Epoch {epoch}: step {step} of {steps}"));
-                }
-                let (epochs, images) = planned.get_value();
-                progress.set(Some(Progress { epoch, epochs, step, steps, images, examples_per_sec }));
-                learning_rate.set(Some(lr));
-                loss.set(Some(l));
-                accuracy.set(Some(a));
-                speed.set(Some(examples_per_sec));
+                live.step(epoch, step, steps, loss, accuracy, examples_per_sec, learning_rate);
                 let point = StepPoint {
                     loss: batch_loss,
                     accuracy: Some(batch_accuracy),
-                    learning_rate: Some(lr),
+                    learning_rate: Some(learning_rate),
                     examples_per_sec: Some(examples_per_sec),
                 };
                 runs.update(false, |r| r.steps.push(point));
@@ -162,22 +129,49 @@ pub fn App() -> impl IntoView {
                 status.set("Done.".into());
             }
             runs.end(RunState::Finished);
-            running.set(false);
-            paused.set(false);
+            live.stopped();
         }
         FromWorker::Failed(message) => {
             pending.set_value(None);
             status.set("Training stopped.".into());
             runs.end(RunState::Failed(message.clone()));
             error.set(Some(message));
-            running.set(false);
-            paused.set(false);
+            live.stopped();
         }
         FromWorker::Resumed { epochs: done } => {
             runs.rewind(done);
             status.set(format!("Resuming after epoch {done}…"));
         }
         FromWorker::NotStored(why) => runs.note.set(Some(why)),
+        FromWorker::Evaluated { run, result } => {
+            let Some((uploaded, file)) = uploading.try_update_value(Option::take).flatten() else { return };
+            if uploaded.id != run {
+                return;
+            }
+            match result {
+                Ok((loss, accuracy, images)) => {
+                    runs.uploaded.set(Some(format!(
+                        "“{file}” is listed as “{}”: test accuracy {:.1}%, loss {loss:.4}, on {images} test images.",
+                        uploaded.name,
+                        accuracy * 100.0
+                    )));
+                    runs.add(uploaded);
+                }
+                Err(why) => {
+                    runs.uploaded.set(Some(format!("“{file}” cannot be used: {why}. Nothing was changed.")));
+                    // Its checkpoint was stored to be evaluated; no run names it.
+                    leptos::task::spawn_local(async move { drop(cnn_worker::store::delete(run).await) });
+                }
+            }
+        }
+        FromWorker::Exported { run, bytes } => {
+            let name = runs.list.with_untracked(|l| l.iter().find(|r| r.id == run).map(|r| r.name.clone()));
+            let name = files::file_name(&name.unwrap_or_default(), "safetensors");
+            if let Err(why) = files::download(&bytes, &name) {
+                runs.note.set(Some(format!("The safetensors cannot be downloaded: {why}.")));
+            }
+        }
+        FromWorker::Refused(why) => runs.note.set(Some(why)),
         // Only the benchmark asks a worker for speeds; `spawn_worker` keeps a panic's words.
         FromWorker::Speed { .. } | FromWorker::Panicked(_) => {}
     };
@@ -186,8 +180,7 @@ pub fn App() -> impl IntoView {
         let message = format!("the training worker failed: {message}");
         runs.end(RunState::Failed(message.clone()));
         error.set(Some(message));
-        running.set(false);
-        paused.set(false);
+        live.stopped();
     };
     // A worker whose wasm trapped (a lost GPU can end that way) cannot be trusted again: the page
     // starts a fresh one, which loads the data anew, and keeps everything the learner set.
@@ -251,19 +244,9 @@ pub fn App() -> impl IntoView {
     // A new run, or a stopped one going on (`resume`): the view is cleared and the run sent to
     // the backend chosen in the menu.
     let launch = move |run: (TrainSpec, usize, usize), resume: bool| {
-        error.set(None);
-        backend_why.set(None);
+        live.clear(run.0.epochs);
         threads_running.set_value(false);
         resuming.set_value(resume);
-        running.set(true);
-        loss.set(None);
-        accuracy.set(None);
-        speed.set(None);
-        learning_rate.set(None);
-        run_params.set(None);
-        paused.set(false);
-        progress.set(None);
-        planned.set_value((run.0.epochs, 0));
         let backend = match form.with_untracked(|f| f.backend.clone()).as_str() {
             "webgpu" => BackendKind::Wgpu,
             "cpu" => BackendKind::Cpu,
@@ -279,7 +262,7 @@ pub fn App() -> impl IntoView {
             dispatch(run, backend);
         }
     };
-    let start = move || {
+    let start = Callback::new(move |()| {
         let Some(len) = data_len.get_untracked() else { return };
         let run = match form.get_untracked().parse(spec.get_untracked(), analysis.get_untracked(), len) {
             Ok(parsed) => parsed,
@@ -287,7 +270,7 @@ pub fn App() -> impl IntoView {
         };
         runs.start(run.0.clone(), (run.1, run.2));
         launch(run, false);
-    };
+    });
     // A stopped run resumes once the data is loaded and the CPU's thread pool is ready or known
     // to be missing: only the threaded worker resumes on the CPU (see cnn-train's
     // `check_resumes_on`).
@@ -302,8 +285,43 @@ pub fn App() -> impl IntoView {
             launch((run.settings, run.images.0, run.images.1), true);
         }
     });
+    // A checkpoint file: read and checked here (a malformed one goes no further), stored, then
+    // evaluated by the worker, which loads its weights into its model; only then is it listed.
+    let upload = Callback::new(move |file: web_sys::File| {
+        let Some(len) = data_len.get_untracked() else { return };
+        let name = file.name();
+        runs.uploaded.set(Some(format!("Reading “{name}”…")));
+        leptos::task::spawn_local(async move {
+            let refuse =
+                |why: String| runs.uploaded.set(Some(format!("“{name}” cannot be used: {why}. Nothing was changed.")));
+            let bytes = match files::read(&file).await {
+                Ok(bytes) => bytes,
+                Err(why) => return refuse(why),
+            };
+            let checkpoint = match Checkpoint::from_bytes(&bytes) {
+                Ok(checkpoint) => checkpoint,
+                Err(why) => return refuse(why.to_string()),
+            };
+            let id = js_sys::Date::now() as u64;
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(stem, _)| stem);
+            let run = Run::uploaded(id, format!("{stem} (uploaded)"), &checkpoint, len);
+            let stored = js_sys::Uint8Array::from(bytes.as_slice());
+            if let Err(why) = cnn_worker::store::put(cnn_worker::store::CHECKPOINTS, id, &stored).await {
+                return refuse(format!("it cannot be stored ({why})"));
+            }
+            let test_images = run.images.1.min(len.1);
+            runs.uploaded.set(Some(format!("Evaluating “{name}” on {test_images} test images…")));
+            uploading.set_value(Some((run, name.clone())));
+            // On the CPU's threads where they are ready, else in the main worker.
+            let backend =
+                if form.with_untracked(|f| f.backend == "webgpu") { BackendKind::Wgpu } else { BackendKind::Cpu };
+            let on_threads = backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
+            workers.with_value(|w| w.send(on_threads, &ToWorker::Evaluate { run: id, test_images, backend }));
+        });
+    });
+    let export = Callback::new(move |run: u64| workers.with_value(|w| w.send(false, &ToWorker::Export { run })));
     // The page answers at once; the worker holds after the step it is in.
-    let pause = move || {
+    let pause = Callback::new(move |()| {
         let hold = !paused.get_untracked();
         paused.set(hold);
         workers.with_value(|w| {
@@ -311,8 +329,8 @@ pub fn App() -> impl IntoView {
             w.send(true, &ToWorker::Pause(hold));
         });
         status.set(if hold { "Paused: the run waits after its current step." } else { "Going on…" }.into());
-    };
-    let cancel = move || {
+    });
+    let stop = Callback::new(move |()| {
         pending.set_value(None);
         paused.set(false);
         workers.with_value(|w| {
@@ -324,48 +342,13 @@ pub fn App() -> impl IntoView {
             runs.end(RunState::Stopped);
             running.set(false);
         }
-    };
+    });
 
     view! {
         <h1>"CNN playground"</h1>
         <p class="lede">"The networks of d2l's “Modern CNNs” chapter: read their layers, change them, and train them on the real Fashion-MNIST, in your browser, on your GPU through WebGPU."</p>
         <ModelView spec_text analysis batch on_preset />
-        <h2>"Training"</h2>
-        <form class="controls" on:submit=move |ev| { ev.prevent_default(); start(); }>
-            {field(form, "size", "Image size (pixels)", |f| f.size.clone(), |f, v| f.size = v)}
-            {field(form, "train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
-            {field(form, "test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
-            <RecipeFields form spec />
-            <label>"Backend"
-                <select id="backend-choice" prop:value=move || form.with(|f| f.backend.clone())
-                    on:change=move |ev| form.update(|f| f.backend = event_target_value(&ev))>
-                    <option value="auto" selected=move || form.with(|f| f.backend == "auto")>"Auto"</option>
-                    <option value="webgpu" disabled={!webgpu} selected=move || form.with(|f| f.backend == "webgpu")>"WebGPU"</option>
-                    <option value="cpu" selected=move || form.with(|f| f.backend == "cpu")>"CPU"</option>
-                </select>
-            </label>
-            <button id="train" type="submit" disabled=move || data_len.get().is_none() || running.get()>"Train"</button>
-            <button id="pause" type="button" disabled=move || !running.get() aria-pressed=move || paused.get().to_string()
-                on:click=move |_| pause()>{move || if paused.get() { "Continue" } else { "Pause" }}</button>
-            <button id="cancel" type="button" disabled=move || !running.get() on:click=move |_| cancel()>"Stop"</button>
-        </form>
-        <p id="status">{move || status.get()}</p>
-        {move || backend_why.get().map(|w| view! { <p id="backend-why" class="note">{w}</p> })}
-        {move || threads_note.get().map(|w| view! { <p id="threads-note" class="note">{w}</p> })}
-        {move || error.get().map(|e| view! { <p id="error" class="error">{e}</p> })}
-        {link_note.map(|n| view! { <p id="link-note" class="error">{n}</p> })}
-        <div class="stats">
-            <div><span class="k">"Backend"</span><span class="v" id="backend">{move || backend_label.get()}</span></div>
-            <div><span class="k">"CPU threads"</span><span class="v" id="cpu-threads">{move || cpu_threads.get()}</span></div>
-            <div><span class="k">"Parameters"</span><span class="v" id="run-params">{move || run_params.get().map_or("–".into(), |p| thousands(p as u64))}</span></div>
-            <div><span class="k">"Loss"</span><span class="v" id="loss">{move || loss.get().map_or("–".into(), |l| format!("{l:.4}"))}</span></div>
-            <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>
-            <div><span class="k">"Learning rate"</span><span class="v" id="learning-rate-now">{move || learning_rate.get().map_or("–".into(), rate)}</span></div>
-            <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>
-        </div>
-        <RunProgress progress=progress.into() paused=paused.into() />
-        <Charts runs />
-        <EpochTable runs />
-        <RunsView runs busy=running.into() ready resume />
+        <TrainView live form spec runs webgpu link_note train=start pause stop />
+        <RunsView runs busy=running.into() ready resume export upload />
     }
 }

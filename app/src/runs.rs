@@ -3,7 +3,7 @@
 //! `localStorage`: the latter holds about 5 MB per site, a few runs' curves, and blocks the page
 //! thread on every write.
 
-use cnn_train::{EpochStats, TrainSpec};
+use cnn_train::{Checkpoint, EpochStats, TrainSpec};
 use cnn_worker::store;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -90,6 +90,19 @@ impl Run {
     pub fn new(id: u64, name: String, settings: TrainSpec, images: (usize, usize)) -> Self {
         let (state, steps, epoch_ends, epochs) = (RunState::Training, vec![], vec![], vec![]);
         Run { version: VERSION, id, name, settings, images, state, steps, epoch_ends, epochs }
+    }
+
+    /// A run made from an uploaded checkpoint: its settings and epochs, no per-step curve (a
+    /// checkpoint keeps none); stopped where it can go on. A checkpoint that does not say how
+    /// many images its run used gets `images`.
+    pub fn uploaded(id: u64, name: String, checkpoint: &Checkpoint, images: (usize, usize)) -> Self {
+        let mut run = Run::new(id, name, checkpoint.spec.clone(), checkpoint.images.unwrap_or(images));
+        for stats in &checkpoint.history {
+            run.record_epoch(stats.clone());
+        }
+        let done = checkpoint.epoch >= checkpoint.spec.epochs;
+        run.state = if done { RunState::Finished } else { RunState::Stopped };
+        run
     }
 
     pub fn record_epoch(&mut self, stats: EpochStats) {

@@ -6,6 +6,10 @@ use cnn_train::TrainSpec;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use cnn_worker::store;
+use js_sys::Uint8Array;
+
+use crate::files;
 use crate::runs::{self, Run, RunState};
 
 /// The page's runs: the list, the one in progress, those drawn on the charts, and what storage
@@ -19,6 +23,8 @@ pub struct Runs {
     /// Notified at every step of the run in progress, which does not redraw the list.
     pub stepped: Trigger,
     pub note: RwSignal<Option<String>>,
+    /// What became of the last checkpoint uploaded.
+    pub uploaded: RwSignal<Option<String>>,
 }
 
 impl Runs {
@@ -30,6 +36,7 @@ impl Runs {
             drawn: RwSignal::new(vec![]),
             stepped: Trigger::new(),
             note: RwSignal::new(None),
+            uploaded: RwSignal::new(None),
         };
         spawn_local(async move {
             match runs::load_all().await {
@@ -125,6 +132,31 @@ impl Runs {
         self.current.set_value(None);
     }
 
+    /// A run from elsewhere (an uploaded checkpoint) in front of the list, stored at once.
+    pub fn add(self, run: Run) {
+        let id = run.id;
+        self.list.update(|l| l.insert(0, run));
+        self.drawn.set(vec![id]);
+        self.store(id);
+    }
+
+    /// Downloads run `id`'s stored checkpoint, as the CLI's `--resume` and an upload take it.
+    fn download_checkpoint(self, id: u64, name: String) {
+        spawn_local(async move {
+            let stored = store::get(store::CHECKPOINTS, id).await;
+            let done = match stored {
+                Ok(Some(bytes)) => {
+                    files::download(&Uint8Array::new(&bytes).to_vec(), &files::file_name(&name, "cnnckpt"))
+                }
+                Ok(None) => Err("none is stored yet: one is kept after every finished epoch".into()),
+                Err(why) => Err(why),
+            };
+            if let Err(why) = done {
+                self.note.set(Some(format!("The checkpoint of “{name}” cannot be downloaded: {why}.")));
+            }
+        });
+    }
+
     fn store(self, id: u64) {
         let Some(run) = self.list.with_untracked(|l| l.iter().find(|r| r.id == id).cloned()) else { return };
         spawn_local(async move {
@@ -160,6 +192,10 @@ pub fn RunsView(
     /// or known to be missing.
     ready: Signal<bool>,
     resume: Callback<u64>,
+    /// Asks the worker for a run's weights as safetensors.
+    export: Callback<u64>,
+    /// Checks and evaluates a checkpoint file the learner picked, and lists it as a run.
+    upload: Callback<web_sys::File>,
 ) -> impl IntoView {
     let row = move |run: Run| {
         let id = run.id;
@@ -171,6 +207,9 @@ pub fn RunsView(
         // Nothing of a run in progress is deleted or swapped out of the view under it.
         let in_progress = run.state == RunState::Training;
         let resumable = run.resumable();
+        // A checkpoint is kept after every finished epoch.
+        let kept = !run.epochs.is_empty();
+        let name = run.name.clone();
         view! {
             <tr data-run=id.to_string()>
                 <td><input type="checkbox" class="draw" aria-label="draw on the charts"
@@ -186,6 +225,12 @@ pub fn RunsView(
                     {resumable.then(|| view! {
                         <button type="button" class="resume" disabled=move || busy.get() || !ready.get() on:click=move |_| resume.run(id)>"Resume"</button>
                     })}
+                    {kept.then(|| view! {
+                        <button type="button" class="checkpoint" title="download the checkpoint: resume or inspect it later"
+                            on:click=move |_| runs.download_checkpoint(id, name.clone())>"Checkpoint"</button>
+                        <button type="button" class="safetensors" title="download the weights as safetensors, in PyTorch's layout"
+                            disabled=move || busy.get() || !ready.get() on:click=move |_| export.run(id)>"Safetensors"</button>
+                    })}
                     <button type="button" class="delete" disabled=move || in_progress && busy.get()
                         on:click=move |_| runs.delete(id)>"Delete"</button>
                 </td>
@@ -196,6 +241,18 @@ pub fn RunsView(
         <section class="runs">
             <h2>"Runs"</h2>
             {move || runs.note.get().map(|n| view! { <p id="runs-note" class="note">{n}</p> })}
+            <label class="upload">"Upload a checkpoint (.cnnckpt) to evaluate it and go on with it: "
+                <input type="file" id="upload" accept=".cnnckpt" disabled=move || busy.get() || !ready.get()
+                    on:change=move |ev| {
+                        let input: web_sys::HtmlInputElement = event_target(&ev);
+                        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                            upload.run(file);
+                        }
+                        // The same file picked again is a new upload.
+                        input.set_value("");
+                    } />
+            </label>
+            {move || runs.uploaded.get().map(|n| view! { <p id="upload-note" class="note">{n}</p> })}
             {move || if runs.list.with(Vec::is_empty) {
                 view! { <p id="no-runs" class="note">"No runs yet: every run you train is kept here, across reloads."</p> }.into_any()
             } else {

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cnn_worker::protocol::{FromWorker, ToWorker, decode, encode};
+use cnn_worker::protocol::{FromWorker, ToWorker, encode, from_js};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
@@ -47,12 +47,11 @@ pub fn spawn_worker(
         Worker::new_with_options(script, &options).map_err(|e| format!("cannot start the training worker: {e:?}"))?;
     let last_words = Rc::new(RefCell::new(None::<String>));
     let panicked = last_words.clone();
-    let handler =
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match decode::<FromWorker>(&event.data()) {
-            Some(FromWorker::Panicked(what)) => *panicked.borrow_mut() = Some(what),
-            Some(message) => on_message(message),
-            None => {}
-        });
+    let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match from_js(&event.data()) {
+        Some(FromWorker::Panicked(what)) => *panicked.borrow_mut() = Some(what),
+        Some(message) => on_message(message),
+        None => {}
+    });
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
         // A script that fails to load raises a plain Event, an exception in it an ErrorEvent.

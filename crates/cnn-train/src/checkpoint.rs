@@ -48,6 +48,9 @@ struct Header {
     spec: TrainSpec,
     epoch: usize,
     history: Vec<EpochStats>,
+    /// Absent from checkpoints written before it was kept.
+    #[serde(default)]
+    images: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,13 +60,16 @@ pub struct Checkpoint {
     pub epoch: usize,
     /// Each trained epoch's figures, so that a resumed run's curve starts where it was.
     pub history: Vec<EpochStats>,
+    /// How many training and test images the run used (the first ones of each split).
+    pub images: Option<(usize, usize)>,
     pub(crate) weights: Vec<u8>,
     pub(crate) optimizer: Vec<u8>,
 }
 
 impl Checkpoint {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let header = Header { spec: self.spec.clone(), epoch: self.epoch, history: self.history.clone() };
+        let header =
+            Header { spec: self.spec.clone(), epoch: self.epoch, history: self.history.clone(), images: self.images };
         // Settings and figures always serialize: plain numbers, strings and enums.
         let header = serde_json::to_vec(&header).unwrap_or_default();
         let mut out = Vec::with_capacity(MAGIC.len() + 24 + header.len() + self.weights.len() + self.optimizer.len());
@@ -85,6 +91,7 @@ impl Checkpoint {
             spec: header.spec,
             epoch: header.epoch,
             history: header.history,
+            images: header.images,
             weights: weights.to_vec(),
             optimizer: optimizer.to_vec(),
         })
@@ -140,7 +147,8 @@ mod tests {
 
     fn checkpoint() -> Checkpoint {
         let spec = TrainSpec { epochs: 3, ..TrainSpec::new(ModelSpec::preset("resnet-small").unwrap(), 28) };
-        Checkpoint { spec, epoch: 1, history: Vec::new(), weights: vec![1, 2, 3], optimizer: vec![4, 5] }
+        let (history, images) = (Vec::new(), Some((640, 64)));
+        Checkpoint { spec, epoch: 1, history, images, weights: vec![1, 2, 3], optimizer: vec![4, 5] }
     }
 
     #[test]

@@ -3,17 +3,38 @@
 //! the file's metadata, and logits of real test images to check a loaded copy against
 //! (`dev/torch_check.py` does, with d2l's PyTorch code).
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use burn::prelude::*;
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+#[cfg(not(target_arch = "wasm32"))]
 use cnn_data::{BatchPlan, Dataset};
 use cnn_models::Model;
+#[cfg(not(target_arch = "wasm32"))]
 use serde::Serialize;
 
 use crate::{Checkpoint, TrainError};
 
+/// `store` set up for PyTorch's layout, with the run's settings in the file's metadata.
+fn for_pytorch(store: SafetensorsStore, checkpoint: &Checkpoint) -> SafetensorsStore {
+    let spec = serde_json::to_string(&checkpoint.spec).unwrap_or_default();
+    store.with_to_adapter(BurnToPyTorchAdapter).skip_enum_variants(true).metadata("cnn-playground.spec", spec)
+}
+
+/// The checkpoint's weights as a safetensors file's bytes (what the page downloads), made on
+/// `device` (the CPU's: reading the tensors back must not wait on a GPU).
+pub fn safetensors(checkpoint: &Checkpoint, device: &Device) -> Result<Vec<u8>, TrainError> {
+    let model: Model = checkpoint.model(device)?;
+    let mut store = for_pytorch(SafetensorsStore::from_bytes(None), checkpoint);
+    let failed =
+        |e: burn_store::SafetensorsStoreError| TrainError::Export(format!("the safetensors cannot be made: {e}"));
+    model.save_into(&mut store).map_err(failed)?;
+    store.get_bytes().map_err(failed)
+}
+
 /// What a loaded copy must reproduce: the images as the model saw them and its logits.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Reference {
     /// `[n, 1, size, size]`, resized and normalised.
@@ -27,6 +48,7 @@ pub struct Reference {
 /// Writes the checkpoint's weights to `path` as safetensors, keys in the module's order
 /// (`nodes.3.weight`, ...), and returns the logits of the first `n` images of `test`, computed on
 /// `device` (one without autodiff, so that dropout is off).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn export_safetensors(
     checkpoint: &Checkpoint,
     path: &Path,
@@ -35,12 +57,7 @@ pub fn export_safetensors(
     device: &Device,
 ) -> Result<Reference, TrainError> {
     let model: Model = checkpoint.model(device)?;
-    let spec = serde_json::to_string(&checkpoint.spec).unwrap_or_default();
-    let mut store = SafetensorsStore::from_file(path)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        .skip_enum_variants(true)
-        .metadata("cnn-playground.spec", spec)
-        .overwrite(true);
+    let mut store = for_pytorch(SafetensorsStore::from_file(path), checkpoint).overwrite(true);
     model.save_into(&mut store).map_err(|e| TrainError::Export(format!("cannot write {}: {e}", path.display())))?;
 
     let size = checkpoint.spec.image_size;

@@ -11,7 +11,6 @@
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod export;
 pub mod recipe;
 pub mod run;

@@ -171,6 +171,8 @@ async fn measure(
 }
 
 /// The loss and accuracy on `test` of the model a checkpoint holds, at its settings' image size.
+/// Only its weights are loaded: the optimiser's state plays no part (and in a browser's WebGPU
+/// worker could not be loaded, see [`crate::backend::check_resumes_on`]).
 pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend) -> Result<StepStats, TrainError> {
     let spec = &checkpoint.spec;
     backend.check_fits(&spec.check()?, spec.batch_size)?;
@@ -178,7 +180,7 @@ pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend
         return Err(TrainError::NoData("test"));
     }
     let mut trainer = Trainer::new(spec, &backend.device)?;
-    trainer.load_state(&checkpoint.weights, &checkpoint.optimizer)?;
+    trainer.load_weights(&checkpoint.weights)?;
     let plan = BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed };
     let resized = test.resized(spec.image_size, RESIZED_BUDGET);
     measure(&trainer, &plan, resized.as_ref().unwrap_or(test), &Cancel::default()).await
@@ -234,6 +236,7 @@ pub async fn train_from(
     let spent = train_resized.as_ref().map_or(0, |d| d.images.pixels.len());
     let test_resized = test.resized(spec.image_size, RESIZED_BUDGET - spent);
     let (train, test) = (train_resized.as_ref().unwrap_or(train), test_resized.as_ref().unwrap_or(test));
+    let images = (train.len(), test.len());
     let mut trainer = Trainer::new(spec, device)?;
     let (mut history, mut done) = (Vec::new(), 0);
     if let Some(checkpoint) = &checkpoints.resume {
@@ -311,7 +314,8 @@ pub async fn train_from(
         history.push(stats);
         if let Some(keep) = &mut checkpoints.keep {
             let (weights, optimizer) = trainer.save_state()?;
-            keep(Checkpoint { spec: spec.clone(), epoch, history: history.clone(), weights, optimizer });
+            let images = Some(images);
+            keep(Checkpoint { spec: spec.clone(), epoch, history: history.clone(), images, weights, optimizer });
         }
     }
     Ok(history)

@@ -96,6 +96,13 @@ impl Trainer {
         Ok(())
     }
 
+    /// The weights of a checkpoint, without its optimiser's state: enough to evaluate.
+    pub fn load_weights(&mut self, weights: &[u8]) -> Result<(), CheckpointError> {
+        let model = self.model.as_ref().ok_or_else(|| CheckpointError::Weights("the model is gone".into()))?;
+        self.model = Some(load_weights(model.clone(), weights)?);
+        Ok(())
+    }
+
     /// Mean loss and accuracy over `batches` without dropout or gradient tracking.
     pub async fn evaluate(&self, batches: impl IntoIterator<Item = Batch>) -> Result<StepStats, TrainError> {
         let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?.valid();

@@ -265,3 +265,31 @@ fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
     });
     assert!(err.to_string().starts_with("the checkpoint's weights do not fit this model: "), "{err}");
 }
+
+#[test]
+fn a_checkpoint_evaluates_to_its_last_epochs_test_figures_and_exports_as_safetensors() {
+    let _one = one_run_at_a_time();
+    use cnn_train::{Checkpoint, Checkpoints, evaluate, export, train_from};
+    let spec = TrainSpec { epochs: 1, batch_size: 16, ..TrainSpec::new(small_vgg(), 28) };
+    let data = (load(Split::Train, 64), load(Split::Test, 48));
+    let (history, evaluated, bytes) = pollster::block_on(async {
+        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let mut saved = None;
+        let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c.to_bytes()))) };
+        let history = train_from(&spec, &data.0, &data.1, &cpu, &Cancel::default(), keep, |_| {}).await.unwrap();
+        let checkpoint = Checkpoint::from_bytes(&saved.unwrap()).unwrap();
+        assert_eq!(checkpoint.images, Some((64, 48)), "the images the run used");
+        let evaluated = evaluate(&checkpoint, &data.1, &cpu).await.unwrap();
+        let bytes = export::safetensors(&checkpoint, &cpu.device.clone().without_autodiff()).unwrap();
+        (history, evaluated, bytes)
+    });
+    assert_eq!(evaluated.examples, 48);
+    assert_eq!(evaluated.correct as f32 / 48.0, history[0].test_accuracy);
+    assert!((evaluated.loss - history[0].test_loss).abs() < 1e-5, "{evaluated:?} {history:?}");
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let index: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    assert!(index["__metadata__"]["cnn-playground.spec"].as_str().unwrap().contains("\"kind\":\"vgg\""), "{index}");
+    // The first convolution: 16 filters of 1x3x3, in PyTorch's layout.
+    let conv = index.as_object().unwrap().values().find(|t| t["shape"] == serde_json::json!([16, 1, 3, 3]));
+    assert!(conv.is_some(), "{index}");
+}

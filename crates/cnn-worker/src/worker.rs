@@ -6,7 +6,9 @@ use std::rc::Rc;
 
 use cnn_data::{Dataset, Split};
 use cnn_train::bench::{choose, measure};
-use cnn_train::{Backend, BackendKind, Cancel, Checkpoint, CheckpointError, Checkpoints, TrainError, train_from};
+use cnn_train::{
+    Backend, BackendKind, Cancel, Checkpoint, CheckpointError, Checkpoints, TrainError, evaluate, train_from,
+};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -15,7 +17,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::data;
-use crate::protocol::{FromWorker, ToWorker, decode, encode};
+use crate::protocol::{FromWorker, ToWorker, decode, to_js};
 use crate::store;
 
 struct State {
@@ -26,7 +28,7 @@ struct State {
 
 fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {
     // Posting a string to the page fails only if the page is gone; nothing is left to tell then.
-    let _ = scope.post_message(&encode(message).into());
+    let _ = scope.post_message(&to_js(message));
 }
 
 /// Opens `kind`, naming the CPU's threads where there is more than one.
@@ -43,6 +45,15 @@ async fn stored_checkpoint(id: u64) -> Result<Option<Checkpoint>, CheckpointErro
     let stored = store::get(store::CHECKPOINTS, id).await.map_err(CheckpointError::Stored)?;
     let bytes = stored.map(|value| Uint8Array::new(&value).to_vec());
     bytes.map(|b| Checkpoint::from_bytes(&b)).transpose()
+}
+
+/// The checkpoint stored for run `id`, or the sentence that says why there is none.
+async fn checkpoint_of(id: u64) -> Result<Checkpoint, String> {
+    match stored_checkpoint(id).await {
+        Ok(Some(checkpoint)) => Ok(checkpoint),
+        Ok(None) => Err("no checkpoint is stored for this run (one is kept after every finished epoch)".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Stores `checkpoint` as run `id`'s latest, in the background: the next epoch does not wait
@@ -111,6 +122,34 @@ fn answer(
                 &match result {
                     Ok((backend, why)) => FromWorker::Chosen { backend: backend.kind, why },
                     Err(e) => FromWorker::Failed(e.to_string()),
+                },
+            );
+        }),
+        ToWorker::Evaluate { run, test_images, backend } => spawn_local(async move {
+            let result = async {
+                let checkpoint = checkpoint_of(run).await?;
+                let backend = open(backend, cpu_threads).await.map_err(|e| e.to_string())?;
+                let test_set = data.1.head(test_images);
+                let stats = evaluate(&checkpoint, &test_set, &backend).await.map_err(|e| e.to_string())?;
+                Ok((stats.loss, stats.correct as f32 / stats.examples.max(1) as f32, stats.examples))
+            }
+            .await;
+            post(&scope, &FromWorker::Evaluated { run, result });
+        }),
+        ToWorker::Export { run } => spawn_local(async move {
+            let result = async {
+                let checkpoint = checkpoint_of(run).await?;
+                // On the CPU whatever trained it: the weights are read back at once.
+                let cpu = Backend::open(BackendKind::Cpu).await.map_err(|e| e.to_string())?;
+                let device = cpu.device.clone().without_autodiff();
+                cnn_train::export::safetensors(&checkpoint, &device).map_err(|e| e.to_string())
+            }
+            .await;
+            post(
+                &scope,
+                &match result {
+                    Ok(bytes) => FromWorker::Exported { run, bytes },
+                    Err(why) => FromWorker::Refused(format!("The safetensors could not be made: {why}.")),
                 },
             );
         }),
