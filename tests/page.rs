@@ -522,3 +522,46 @@ async fn a_checkpoint_downloads_and_uploads_to_the_same_accuracy() {
     assert_eq!(css_text(&client, &format!("{first} td.state")).await, format!("failed: {error}"));
     client.close().await.expect("close the browser");
 }
+
+/// Runs stored by an older page (layout 1: only the running loss at each step) are read and
+/// shown; one stored by a newer page is kept and named in a sentence, not dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_stored_by_older_and_newer_pages_are_read_or_named() {
+    let port = serve(dist());
+    let (client, _driver) = browser().await;
+    client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
+    wait_for(&client, "no-runs", 60, |t| !t.is_empty()).await;
+    let store = "const done = arguments[arguments.length - 1]; \
+        const settings = { model: JSON.parse(document.getElementById('spec').value), image_size: 28, batch_size: 64, \
+                           learning_rate: 0.001, epochs: 2, seed: 0 }; \
+        const epoch = { epoch: 1, train_loss: 2.0, train_accuracy: 0.3, test_loss: 1.9, test_accuracy: 0.41, \
+                        examples_per_sec: 500.0, seconds: 1.2 }; \
+        const old = { version: 1, id: 1, name: 'an old run', settings, images: [640, 320], state: 'Stopped', \
+                      losses: [2.3, 2.1, 1.9], epoch_ends: [3], epochs: [epoch] }; \
+        const newer = { version: 9, id: 2, name: 'from the future' }; \
+        const request = indexedDB.open('cnn-playground'); \
+        request.onerror = () => done('cannot open: ' + request.error); \
+        request.onsuccess = () => { \
+            const tx = request.result.transaction('runs', 'readwrite'); \
+            tx.objectStore('runs').put(JSON.stringify(old), 1); \
+            tx.objectStore('runs').put(JSON.stringify(newer), 2); \
+            tx.oncomplete = () => { request.result.close(); done('stored'); }; \
+            tx.onerror = () => done('cannot store: ' + tx.error); \
+        };";
+    assert_eq!(client.execute_async(store, vec![]).await.expect("store two runs"), "stored");
+    client.refresh().await.expect("reload");
+    wait_for(&client, "runs", 60, |t| t.contains("stopped after epoch 1 of 2")).await;
+    let name = client.execute("return document.querySelector('#runs .run-name').value", vec![]).await.expect("name");
+    assert_eq!(name, "an old run");
+    assert_eq!(css_text(&client, "#runs tbody tr:first-child td.best").await, "41.0%");
+    assert_eq!(
+        text(&client, "runs-note").await,
+        "a run stored by a newer page (layout 9, this page reads 2) is kept but not shown; reload to get the newer page"
+    );
+    // Its three losses are drawn (it is the newest run); the accuracy it never stored is not.
+    let chart = wait_for_chart(&client, "loss-chart", 10, |c| c["series"][0][1] == 3).await;
+    assert_eq!(chart["legend"], serde_json::json!(["an old run"]));
+    let accuracy = wait_for_chart(&client, "accuracy-chart", 10, |c| c["series"][2][1] == 1).await;
+    assert_eq!(accuracy["series"][0][1], 0, "{accuracy}");
+    client.close().await.expect("close the browser");
+}

@@ -222,7 +222,7 @@ pub async fn wait_for_chart(
 ) -> serde_json::Value {
     let script = "const c = echarts.getInstanceByDom(document.getElementById(arguments[0])); \
                   if (!c) return null; const o = c.getOption(); \
-                  return { legend: o.legend[0].data.map(d => d.name ?? d), series: o.series.map(s => [s.name, s.data.length]) };";
+                  return { legend: o.legend[0].data.map(d => d.name ?? d), series: o.series.map(s => [s.name, (s.data || []).length]) };";
     let started = Instant::now();
     loop {
         let chart = client.execute(script, vec![id.into()]).await.expect("read the chart");

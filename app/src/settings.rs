@@ -23,6 +23,9 @@ pub struct Form {
     pub weight_decay: String,
     /// `constant`, `step` or `cosine`.
     pub schedule: String,
+    /// The step schedule's period (epochs) and factor.
+    pub step_every: String,
+    pub step_gamma: String,
     pub warmup: String,
     pub crop_padding: String,
     pub flip: bool,
@@ -63,10 +66,10 @@ impl Form {
             Optimizer::Adam { .. } => ("adam", 0.9),
             Optimizer::AdamW { .. } => ("adamw", 0.9),
         };
-        let schedule = match spec.schedule {
-            Schedule::Constant => "constant",
-            Schedule::Step { .. } => "step",
-            Schedule::Cosine => "cosine",
+        let (schedule, every, gamma) = match spec.schedule {
+            Schedule::Constant => ("constant", 3, 0.1),
+            Schedule::Step { every, gamma } => ("step", every, gamma),
+            Schedule::Cosine => ("cosine", 3, 0.1),
         };
         Form {
             size: spec.image_size.to_string(),
@@ -79,6 +82,8 @@ impl Form {
             momentum: momentum.to_string(),
             weight_decay: spec.weight_decay.to_string(),
             schedule: schedule.into(),
+            step_every: every.to_string(),
+            step_gamma: gamma.to_string(),
             warmup: spec.warmup_epochs.to_string(),
             crop_padding: spec.augment.crop_padding.to_string(),
             flip: spec.augment.flip,
@@ -132,8 +137,10 @@ impl Form {
             _ => Optimizer::default(),
         };
         let schedule = match self.schedule.as_str() {
-            // The form offers the common step schedule: a tenth of the rate every 3 epochs.
-            "step" => Schedule::Step { every: 3, gamma: 0.1 },
+            "step" => Schedule::Step {
+                every: number("the step schedule's interval", &self.step_every)?,
+                gamma: number("the step schedule's factor", &self.step_gamma)?,
+            },
             "cosine" => Schedule::Cosine,
             _ => Schedule::Constant,
         };
@@ -224,7 +231,17 @@ pub fn RecipeFields(form: RwSignal<Form>, spec: Memo<Result<ModelSpec, String>>)
                     on:input=move |ev| form.update(|f| f.momentum = event_target_value(&ev)) />
             </label>
             {field(form, "weight-decay", "Weight decay", |f| f.weight_decay.clone(), |f, v| f.weight_decay = v)}
-            {choice(form, "schedule", "Schedule", &[("constant", "Constant"), ("step", "Step (÷10 every 3 epochs)"), ("cosine", "Cosine")], |f| f.schedule.clone(), |f, v| f.schedule = v)}
+            {choice(form, "schedule", "Schedule", &[("constant", "Constant"), ("step", "Step"), ("cosine", "Cosine")], |f| f.schedule.clone(), |f, v| f.schedule = v)}
+            <label>"Step: every (epochs)"
+                <input id="step-every" prop:value=move || form.with(|f| f.step_every.clone())
+                    disabled=move || form.with(|f| f.schedule != "step")
+                    on:input=move |ev| form.update(|f| f.step_every = event_target_value(&ev)) />
+            </label>
+            <label>"Step: rate times"
+                <input id="step-gamma" prop:value=move || form.with(|f| f.step_gamma.clone())
+                    disabled=move || form.with(|f| f.schedule != "step")
+                    on:input=move |ev| form.update(|f| f.step_gamma = event_target_value(&ev)) />
+            </label>
             {field(form, "warmup", "Warm-up (epochs)", |f| f.warmup.clone(), |f, v| f.warmup = v)}
             {field(form, "epochs", "Epochs", |f| f.epochs.clone(), |f, v| f.epochs = v)}
             {field(form, "batch-size", "Batch size", |f| f.batch_size.clone(), |f, v| f.batch_size = v)}

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cnn_data::{Dataset, Split};
 use cnn_models::{InputSpec, ModelSpec, Preset};
 use cnn_train::bench::{Trial, measure};
+use cnn_train::inspect::{self, predict};
 use cnn_train::{Backend, BackendKind};
 
 #[derive(Parser)]
@@ -94,6 +95,9 @@ struct EvalArgs {
     /// Folder with Debian's Fashion-MNIST `.gz` files.
     #[arg(long, default_value = "public/data/fashion-mnist")]
     data: PathBuf,
+    /// Also print the accuracy of each class, the confusion matrix and the surest mistakes.
+    #[arg(long)]
+    confusion: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -217,6 +221,10 @@ async fn eval(args: EvalArgs) -> Result<(), String> {
         stats.loss,
         stats.correct as f32 / stats.examples.max(1) as f32
     );
+    if args.confusion {
+        let predictions = predict(&checkpoint, &test, &backend).await.map_err(|e| e.to_string())?;
+        print!("{}", inspect::report(&predictions));
+    }
     Ok(())
 }
 

@@ -6,12 +6,14 @@
 //! - [`recipe`]: optimisers, learning-rate schedules and the named recipes;
 //! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation;
 //! - [`checkpoint`]: a run saved after an epoch, to resume exactly;
+//! - [`inspect`]: every test image's probabilities, the confusion matrix, the surest mistakes;
 //! - [`bench`]: the speed of training steps after a warm-up.
 
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod export;
+pub mod inspect;
 pub mod recipe;
 pub mod run;
 pub mod trainer;

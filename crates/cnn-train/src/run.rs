@@ -174,6 +174,18 @@ async fn measure(
 /// Only its weights are loaded: the optimiser's state plays no part (and in a browser's WebGPU
 /// worker could not be loaded, see [`crate::backend::check_resumes_on`]).
 pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend) -> Result<StepStats, TrainError> {
+    let (trainer, plan, resized) = with_weights(checkpoint, test, backend)?;
+    measure(&trainer, &plan, resized.as_ref().unwrap_or(test), &Cancel::default()).await
+}
+
+/// What measuring a checkpoint's model starts from: the model with its weights (not the
+/// optimiser's state) on `backend`, its settings' batches, and `test` resized to its image size
+/// (none where it has that size already).
+pub(crate) fn with_weights(
+    checkpoint: &Checkpoint,
+    test: &Dataset,
+    backend: &Backend,
+) -> Result<(Trainer, BatchPlan, Option<Dataset>), TrainError> {
     let spec = &checkpoint.spec;
     backend.check_fits(&spec.check()?, spec.batch_size)?;
     if test.is_empty() {
@@ -182,8 +194,7 @@ pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend
     let mut trainer = Trainer::new(spec, &backend.device)?;
     trainer.load_weights(&checkpoint.weights)?;
     let plan = BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed };
-    let resized = test.resized(spec.image_size, RESIZED_BUDGET);
-    measure(&trainer, &plan, resized.as_ref().unwrap_or(test), &Cancel::default()).await
+    Ok((trainer, plan, test.resized(spec.image_size, RESIZED_BUDGET)))
 }
 
 /// A run's checkpoints: the one it resumes from, and who keeps a new one after every epoch.

@@ -103,6 +103,22 @@ impl Trainer {
         Ok(())
     }
 
+    /// The class probabilities (the softmax of the logits) of every image in `batches`, image
+    /// after image, without dropout or gradient tracking.
+    pub async fn probabilities(&self, batches: impl IntoIterator<Item = Batch>) -> Result<Vec<f32>, TrainError> {
+        let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?.valid();
+        let device = self.device.clone().without_autodiff();
+        let mut out = Vec::new();
+        for batch in batches {
+            let (images, _) = tensors(&batch, &device);
+            let probabilities = burn::tensor::activation::softmax(model.forward(images), 1);
+            let data = probabilities.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
+            out.extend(data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?);
+            crate::yield_now().await;
+        }
+        Ok(out)
+    }
+
     /// Mean loss and accuracy over `batches` without dropout or gradient tracking.
     pub async fn evaluate(&self, batches: impl IntoIterator<Item = Batch>) -> Result<StepStats, TrainError> {
         let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?.valid();

@@ -269,10 +269,10 @@ fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
 #[test]
 fn a_checkpoint_evaluates_to_its_last_epochs_test_figures_and_exports_as_safetensors() {
     let _one = one_run_at_a_time();
-    use cnn_train::{Checkpoint, Checkpoints, evaluate, export, train_from};
+    use cnn_train::{Checkpoint, Checkpoints, evaluate, export, inspect, train_from};
     let spec = TrainSpec { epochs: 1, batch_size: 16, ..TrainSpec::new(small_vgg(), 28) };
     let data = (load(Split::Train, 64), load(Split::Test, 48));
-    let (history, evaluated, bytes) = pollster::block_on(async {
+    let (history, evaluated, bytes, predictions) = pollster::block_on(async {
         let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
         let mut saved = None;
         let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c.to_bytes()))) };
@@ -281,8 +281,18 @@ fn a_checkpoint_evaluates_to_its_last_epochs_test_figures_and_exports_as_safeten
         assert_eq!(checkpoint.images, Some((64, 48)), "the images the run used");
         let evaluated = evaluate(&checkpoint, &data.1, &cpu).await.unwrap();
         let bytes = export::safetensors(&checkpoint, &cpu.device.clone().without_autodiff()).unwrap();
-        (history, evaluated, bytes)
+        let predictions = inspect::predict(&checkpoint, &data.1, &cpu).await.unwrap();
+        (history, evaluated, bytes, predictions)
     });
+    // Every image's probabilities sum to 1, and the confusion matrix holds the evaluation's count.
+    assert_eq!(predictions.len(), 48);
+    for i in 0..48 {
+        assert!((predictions.row(i).iter().sum::<f32>() - 1.0).abs() < 1e-4, "image {i}: {:?}", predictions.row(i));
+    }
+    let labels: Vec<usize> = data.1.labels.iter().map(|&l| l as usize).collect();
+    assert_eq!(predictions.labels, labels);
+    let confusion = predictions.confusion();
+    assert_eq!((confusion.total(), confusion.correct()), (48, evaluated.correct));
     assert_eq!(evaluated.examples, 48);
     assert_eq!(evaluated.correct as f32 / 48.0, history[0].test_accuracy);
     assert!((evaluated.loss - history[0].test_loss).abs() < 1e-5, "{evaluated:?} {history:?}");
