@@ -40,9 +40,17 @@ impl Model {
 
     /// Each analysis row's output shape and learnable parameters, read off a real forward pass.
     pub fn trace(&self, images: Tensor<4>) -> Vec<Traced> {
-        let mut trace = Some(Vec::new());
+        let mut trace = Some(module::Trace::default());
         let _ = module::run_seq(&self.nodes, images, &mut trace);
-        trace.unwrap_or_default()
+        trace.map(|t| t.rows).unwrap_or_default()
+    }
+
+    /// What analysis row `row` (counted from 0, as the table lists them) outputs for `images`:
+    /// `[batch, channels, height, width]`, its feature maps; none past the last row.
+    pub fn feature_maps(&self, images: Tensor<4>, row: usize) -> Option<Tensor<4>> {
+        let mut trace = Some(module::Trace { keep: Some(row), ..Default::default() });
+        let _ = module::run_seq(&self.nodes, images, &mut trace);
+        trace.and_then(|t| t.kept)
     }
 }
 

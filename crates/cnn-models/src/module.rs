@@ -66,6 +66,15 @@ pub struct Traced {
     pub params: usize,
 }
 
+/// What a forward pass records: each analysis row's shape and parameters as it is reached, and
+/// where `keep` names a row, that row's output.
+#[derive(Default)]
+pub(crate) struct Trace {
+    pub rows: Vec<Traced>,
+    pub keep: Option<usize>,
+    pub kept: Option<Tensor<4>>,
+}
+
 fn pad(p: usize) -> PaddingConfig2d {
     PaddingConfig2d::Explicit(p, p, p, p)
 }
@@ -112,7 +121,7 @@ impl Node {
     }
 
     /// The forward pass; with `trace`, each row's output shape and learnable parameter count.
-    pub(crate) fn run(&self, x: Tensor<4>, trace: &mut Option<Vec<Traced>>) -> Tensor<4> {
+    pub(crate) fn run(&self, x: Tensor<4>, trace: &mut Option<Trace>) -> Tensor<4> {
         let y = match self {
             Node::Group(nodes) => return run_seq(nodes, x, trace),
             Node::Concat(b) => {
@@ -140,9 +149,12 @@ impl Node {
             }
             Node::Dropout(dropout) => dropout.forward(x),
         };
-        if let Some(rows) = trace {
+        if let Some(trace) = trace {
+            if trace.keep == Some(trace.rows.len()) {
+                trace.kept = Some(y.clone());
+            }
             let [_, c, h, w] = y.dims();
-            rows.push(Traced { shape: [c, h, w], params: self.learnable_params() });
+            trace.rows.push(Traced { shape: [c, h, w], params: self.learnable_params() });
         }
         y
     }
@@ -212,7 +224,7 @@ fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
-pub(crate) fn run_seq(nodes: &[Node], x: Tensor<4>, trace: &mut Option<Vec<Traced>>) -> Tensor<4> {
+pub(crate) fn run_seq(nodes: &[Node], x: Tensor<4>, trace: &mut Option<Trace>) -> Tensor<4> {
     nodes.iter().fold(x, |x, node| node.run(x, trace))
 }
 

@@ -100,6 +100,23 @@ fn check_against_module(name: &str, spec: &ModelSpec, input: InputSpec) {
 }
 
 #[test]
+fn each_rows_feature_maps_have_the_shape_of_its_table_row() {
+    let device = Device::flex();
+    for (name, size) in [("resnet-small", 28), ("googlenet", 96)] {
+        let input = InputSpec::fashion_mnist(size);
+        let spec = ModelSpec::preset(name).unwrap();
+        let (analysis, model) = (spec.analyze(input).unwrap(), spec.init(input, &device).unwrap());
+        let images = Tensor::<4>::zeros([1, 1, size, size], &device);
+        for (i, row) in analysis.rows.iter().enumerate() {
+            let maps = model.feature_maps(images.clone(), i).unwrap_or_else(|| panic!("{name}: row {i}"));
+            let [c, h, w] = row.shape;
+            assert_eq!(maps.dims(), [1, c, h, w], "{name}: {} ({})", row.name, row.op);
+        }
+        assert!(model.feature_maps(images, analysis.rows.len()).is_none(), "{name}: no row past the last");
+    }
+}
+
+#[test]
 fn every_preset_table_matches_its_module() {
     for preset in PRESETS {
         let input = InputSpec::fashion_mnist(preset.size);

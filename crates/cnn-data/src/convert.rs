@@ -1,0 +1,100 @@
+//! A learner's own picture as the networks see Fashion-MNIST: one grey channel, the item light on
+//! a dark ground, square, at the run's size, normalised like the data set.
+
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, GrayImage, Luma};
+
+use crate::{PIXEL_MEAN, PIXEL_STD};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConvertError {
+    #[error("this file is not an image the page reads (PNG, JPEG, GIF, WebP or BMP): {0}")]
+    NotAnImage(String),
+    #[error("the image has no pixels")]
+    Empty,
+}
+
+/// The image in `bytes` (PNG, JPEG, GIF, WebP or BMP), converted as [`convert`] does.
+pub fn from_file(bytes: &[u8], size: usize) -> Result<Vec<f32>, ConvertError> {
+    let image = image::load_from_memory(bytes).map_err(|e| ConvertError::NotAnImage(e.to_string()))?;
+    convert(&image, size)
+}
+
+/// `image` as a network trained on Fashion-MNIST takes it, `size * size` values row by row: its
+/// luma; set on a square of its own background (so that nothing is stretched); inverted where that
+/// background is light (the data set's items are light on black); resized as the data set is
+/// (bilinear); normalised with the data set's mean and deviation.
+pub fn convert(image: &DynamicImage, size: usize) -> Result<Vec<f32>, ConvertError> {
+    let grey = image.to_luma8();
+    let (width, height) = grey.dimensions();
+    if width == 0 || height == 0 {
+        return Err(ConvertError::Empty);
+    }
+    let background = border_mean(&grey);
+    let side = width.max(height);
+    let mut square = GrayImage::from_pixel(side, side, Luma([background]));
+    imageops::replace(&mut square, &grey, i64::from((side - width) / 2), i64::from((side - height) / 2));
+    if background > 127 {
+        imageops::invert(&mut square);
+    }
+    let resized = imageops::resize(&square, size as u32, size as u32, FilterType::Triangle);
+    Ok(resized.pixels().map(|p| (f32::from(p.0[0]) / 255.0 - PIXEL_MEAN) / PIXEL_STD).collect())
+}
+
+/// The mean of the pixels on the image's edge: what a photo of one item has around it.
+fn border_mean(grey: &GrayImage) -> u8 {
+    let (width, height) = grey.dimensions();
+    let edge = grey.enumerate_pixels().filter(|(x, y, _)| *x == 0 || *y == 0 || *x == width - 1 || *y == height - 1);
+    let (sum, count) = edge.fold((0u64, 0u64), |(s, n), (_, _, p)| (s + u64::from(p.0[0]), n + 1));
+    (sum / count.max(1)) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use image::{ImageFormat, Rgb, RgbImage};
+
+    use super::*;
+
+    const BLACK: f32 = -PIXEL_MEAN / PIXEL_STD;
+    const WHITE: f32 = (1.0 - PIXEL_MEAN) / PIXEL_STD;
+
+    /// 100x60 in colour: a `ground` background with a 40x40 square of `item` in its middle.
+    fn picture(ground: [u8; 3], item: [u8; 3]) -> DynamicImage {
+        let mut image = RgbImage::from_pixel(100, 60, Rgb(ground));
+        for (x, y, pixel) in image.enumerate_pixels_mut() {
+            if (30..70).contains(&x) && (10..50).contains(&y) {
+                *pixel = Rgb(item);
+            }
+        }
+        DynamicImage::ImageRgb8(image)
+    }
+
+    #[test]
+    fn a_3_channel_100x60_image_becomes_a_square_normalised_grey_tensor() {
+        let values = convert(&picture([0, 0, 0], [255, 255, 255]), 25).unwrap();
+        assert_eq!(values.len(), 25 * 25);
+        // On a 100x100 square (20 rows of background above and below), the item covers pixels
+        // 30..70 both ways: rows and columns 7.5..17.5 of 25.
+        let at = |x: usize, y: usize| values[y * 25 + x];
+        assert_eq!((at(0, 0), at(24, 24), at(12, 3)), (BLACK, BLACK, BLACK));
+        assert_eq!((at(12, 12), at(9, 9), at(15, 15)), (WHITE, WHITE, WHITE));
+        assert!(at(7, 12) > BLACK && at(7, 12) < WHITE, "the item's edge is in between: {}", at(7, 12));
+    }
+
+    #[test]
+    fn a_dark_item_on_a_light_ground_is_inverted_like_the_data_set() {
+        let photo = convert(&picture([250, 250, 250], [5, 5, 5]), 28).unwrap();
+        let data_like = convert(&picture([5, 5, 5], [250, 250, 250]), 28).unwrap();
+        assert_eq!(photo, data_like);
+    }
+
+    #[test]
+    fn files_are_decoded_and_a_file_that_is_no_image_gets_a_sentence() {
+        let mut png = std::io::Cursor::new(Vec::new());
+        picture([0, 0, 0], [255, 255, 255]).write_to(&mut png, ImageFormat::Png).unwrap();
+        let decoded = from_file(png.get_ref(), 28).unwrap();
+        assert_eq!(decoded, convert(&picture([0, 0, 0], [255, 255, 255]), 28).unwrap());
+        let error = from_file(b"name,accuracy\nvgg,0.9\n", 28).unwrap_err();
+        assert!(error.to_string().starts_with("this file is not an image the page reads"), "{error}");
+    }
+}
