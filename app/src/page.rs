@@ -64,8 +64,10 @@ pub fn App() -> impl IntoView {
     // Whether the run being started goes on from its stored checkpoint.
     let resuming = StoredValue::new(false);
     let threads_running = StoredValue::new(false);
+    // The CPU's work goes to the threaded worker once its pool is ready; the rest to the main one.
+    let on_threads = move |backend: BackendKind| backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
     let dispatch = move |(spec, train_images, test_images): (TrainSpec, usize, usize), backend: BackendKind| {
-        let on_threads = backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
+        let on_threads = on_threads(backend);
         threads_running.set_value(on_threads);
         let (run, resume) = (runs.current(), resuming.get_value());
         let message = ToWorker::Train { spec, backend, train_images, test_images, run, resume };
@@ -315,8 +317,7 @@ pub fn App() -> impl IntoView {
             // On the CPU's threads where they are ready, else in the main worker.
             let backend =
                 if form.with_untracked(|f| f.backend == "webgpu") { BackendKind::Wgpu } else { BackendKind::Cpu };
-            let on_threads = backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
-            workers.with_value(|w| w.send(on_threads, &ToWorker::Evaluate { run: id, test_images, backend }));
+            workers.with_value(|w| w.send(on_threads(backend), &ToWorker::Evaluate { run: id, test_images, backend }));
         });
     });
     let export = Callback::new(move |run: u64| workers.with_value(|w| w.send(false, &ToWorker::Export { run })));
@@ -324,19 +325,13 @@ pub fn App() -> impl IntoView {
     let pause = Callback::new(move |()| {
         let hold = !paused.get_untracked();
         paused.set(hold);
-        workers.with_value(|w| {
-            w.send(false, &ToWorker::Pause(hold));
-            w.send(true, &ToWorker::Pause(hold));
-        });
+        workers.with_value(|w| w.send_both(&ToWorker::Pause(hold)));
         status.set(if hold { "Paused: the run waits after its current step." } else { "Going on…" }.into());
     });
     let stop = Callback::new(move |()| {
         pending.set_value(None);
         paused.set(false);
-        workers.with_value(|w| {
-            w.send(false, &ToWorker::Cancel);
-            w.send(true, &ToWorker::Cancel);
-        });
+        workers.with_value(|w| w.send_both(&ToWorker::Cancel));
         if running.get_untracked() && status.get_untracked().starts_with("Choosing") {
             status.set("Cancelled.".into());
             runs.end(RunState::Stopped);

@@ -67,7 +67,7 @@ impl Runs {
         self.list.update(|l| l.insert(0, Run::new(id, name, settings, images)));
         self.current.set_value(Some(id));
         // The new run comes first on the charts; the runs ticked for comparison stay.
-        self.drawn.update(|d| d.insert(0, id));
+        self.draw_first(id);
         self.store(id);
     }
 

@@ -83,4 +83,10 @@ impl Workers {
             let _ = worker.post_message(&encode(message).into());
         }
     }
+
+    /// Sends `message` to both workers: whichever runs the run in progress acts on it.
+    pub fn send_both(&self, message: &ToWorker) {
+        self.send(false, message);
+        self.send(true, message);
+    }
 }
