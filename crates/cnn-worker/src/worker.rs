@@ -76,8 +76,8 @@ fn answer(
 ) {
     let cpu_threads = state.borrow().cpu_threads;
     match message {
-        ToWorker::Cancel => state.borrow().cancel.cancel(),
-        ToWorker::Pause(paused) => state.borrow().cancel.pause(paused),
+        // Answered as they arrive, before the data is asked for (see `run`).
+        ToWorker::Cancel | ToWorker::Pause(_) => {}
         ToWorker::Train { spec, backend, train_images, test_images, run, resume } => {
             let cancel = Cancel::default();
             state.borrow_mut().cancel = cancel.clone();
