@@ -67,6 +67,15 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// For a network that ends in global average pooling (nothing after it has a spatial map),
+    /// the row whose maps it averages: where its class activation maps are read. Rows are
+    /// listed as the forward pass finishes them, so that is the row just before the pooling.
+    pub fn pooled_row(&self) -> Option<usize> {
+        let pool = self.rows.iter().rposition(|r| r.op == Op::GlobalAvgPool.describe())?;
+        let flat_after = self.rows[pool..].iter().all(|r| r.shape[1..] == [1, 1]);
+        (pool > 0 && flat_after).then(|| pool - 1)
+    }
+
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
         for row in &self.rows {

@@ -52,6 +52,21 @@ impl Model {
         let _ = module::run_seq(&self.nodes, images, &mut trace);
         trace.and_then(|t| t.kept)
     }
+
+    /// The logits, and row `row`'s output made a leaf of the autodiff graph (see
+    /// [`feature_maps`](Self::feature_maps)), whose gradient after `backward` says how each of
+    /// its values moves a class score. On an autodiff device only.
+    pub fn forward_with_leaf(&self, images: Tensor<4>, row: usize) -> (Tensor<2>, Option<Tensor<4>>) {
+        let mut trace = Some(module::Trace { keep: Some(row), leaf: true, ..Default::default() });
+        let logits = module::run_seq(&self.nodes, images, &mut trace).flatten(1, 3);
+        (logits, trace.and_then(|t| t.kept))
+    }
+
+    /// The first convolution's weights, `[out channels, in channels, k, k]`: what the network
+    /// looks for in the pixels themselves.
+    pub fn first_filters(&self) -> Option<Tensor<4>> {
+        module::first_filters(&self.nodes)
+    }
 }
 
 impl ModelSpec {

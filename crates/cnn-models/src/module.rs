@@ -72,6 +72,9 @@ pub struct Traced {
 pub(crate) struct Trace {
     pub rows: Vec<Traced>,
     pub keep: Option<usize>,
+    /// Cut the kept row from what produced it and make it a leaf whose gradient `backward`
+    /// keeps (autodiff devices only): how each of its values moves the network's output.
+    pub leaf: bool,
     pub kept: Option<Tensor<4>>,
 }
 
@@ -122,7 +125,7 @@ impl Node {
 
     /// The forward pass; with `trace`, each row's output shape and learnable parameter count.
     pub(crate) fn run(&self, x: Tensor<4>, trace: &mut Option<Trace>) -> Tensor<4> {
-        let y = match self {
+        let mut y = match self {
             Node::Group(nodes) => return run_seq(nodes, x, trace),
             Node::Concat(b) => {
                 Tensor::cat(b.branches.iter().map(|nodes| run_seq(nodes, x.clone(), trace)).collect(), 1)
@@ -151,6 +154,9 @@ impl Node {
         };
         if let Some(trace) = trace {
             if trace.keep == Some(trace.rows.len()) {
+                if trace.leaf {
+                    y = y.detach().require_grad();
+                }
                 trace.kept = Some(y.clone());
             }
             let [_, c, h, w] = y.dims();
@@ -222,6 +228,17 @@ fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         }
         _ => pool.forward(x),
     }
+}
+
+/// The weights `[out, in, k, k]` of the first convolution the forward pass reaches.
+pub(crate) fn first_filters(nodes: &[Node]) -> Option<Tensor<4>> {
+    nodes.iter().find_map(|node| match node {
+        Node::Conv(conv) => Some(conv.weight.val()),
+        Node::Group(nodes) => first_filters(nodes),
+        Node::Concat(b) => b.branches.first().and_then(|nodes| first_filters(nodes)),
+        Node::Residual(r) => first_filters(&r.body),
+        _ => None,
+    })
 }
 
 pub(crate) fn run_seq(nodes: &[Node], x: Tensor<4>, trace: &mut Option<Trace>) -> Tensor<4> {

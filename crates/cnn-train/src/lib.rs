@@ -7,6 +7,7 @@
 //! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation;
 //! - [`checkpoint`]: a run saved after an epoch, to resume exactly;
 //! - [`inspect`]: every test image's probabilities, the confusion matrix, the surest mistakes;
+//! - [`looks`]: what a network sees in one picture (feature maps, filters, saliency, CAM);
 //! - [`bench`]: the speed of training steps after a warm-up.
 
 pub mod backend;
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod export;
 pub mod inspect;
+pub mod looks;
 pub mod recipe;
 pub mod run;
 pub mod trainer;

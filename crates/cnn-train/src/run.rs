@@ -64,7 +64,7 @@ impl TrainSpec {
         }
     }
 
-    fn check(&self) -> Result<Analysis, TrainError> {
+    pub(crate) fn check(&self) -> Result<Analysis, TrainError> {
         let setting = |what, value: usize| TrainError::Setting { what, rule: "at least 1", value: value.to_string() };
         if self.batch_size == 0 {
             return Err(setting("the batch size", self.batch_size));
@@ -186,15 +186,20 @@ pub(crate) fn with_weights(
     test: &Dataset,
     backend: &Backend,
 ) -> Result<(Trainer, BatchPlan, Option<Dataset>), TrainError> {
-    let spec = &checkpoint.spec;
-    backend.check_fits(&spec.check()?, spec.batch_size)?;
     if test.is_empty() {
         return Err(TrainError::NoData("test"));
     }
+    let (trainer, plan) = trained(checkpoint, backend)?;
+    Ok((trainer, plan, test.resized(checkpoint.spec.image_size, RESIZED_BUDGET)))
+}
+
+/// A checkpoint's model with its weights on `backend`, and its settings' batches.
+pub(crate) fn trained(checkpoint: &Checkpoint, backend: &Backend) -> Result<(Trainer, BatchPlan), TrainError> {
+    let spec = &checkpoint.spec;
+    backend.check_fits(&spec.check()?, spec.batch_size)?;
     let mut trainer = Trainer::new(spec, &backend.device)?;
     trainer.load_weights(&checkpoint.weights)?;
-    let plan = BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed };
-    Ok((trainer, plan, test.resized(spec.image_size, RESIZED_BUDGET)))
+    Ok((trainer, BatchPlan { batch_size: spec.batch_size, image_size: spec.image_size, seed: spec.seed }))
 }
 
 /// A run's checkpoints: the one it resumes from, and who keeps a new one after every epoch.

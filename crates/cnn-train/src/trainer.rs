@@ -54,6 +54,15 @@ impl Trainer {
         })
     }
 
+    /// The model, for looking inside it.
+    pub(crate) fn model(&self) -> Result<&Model, TrainError> {
+        self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))
+    }
+
+    pub(crate) fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Learnable parameters, as the layer table counts them.
     pub fn num_params(&self) -> usize {
         self.model.as_ref().map_or(0, Model::learnable_params)
@@ -111,9 +120,7 @@ impl Trainer {
         let mut out = Vec::new();
         for batch in batches {
             let (images, _) = tensors(&batch, &device);
-            let probabilities = burn::tensor::activation::softmax(model.forward(images), 1);
-            let data = probabilities.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
-            out.extend(data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?);
+            out.extend(read(burn::tensor::activation::softmax(model.forward(images), 1)).await?);
             crate::yield_now().await;
         }
         Ok(out)
@@ -149,9 +156,14 @@ fn tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
     (Tensor::from_data(images, device), Tensor::from_data(labels, device))
 }
 
+/// A tensor's values, read back asynchronously (a synchronous read panics on WebGPU in a browser).
+pub(crate) async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, TrainError> {
+    let data = tensor.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))
+}
+
 /// One read-back per batch: `[mean loss, correct count]`.
 async fn read_summary(summary: Tensor<1>, examples: usize) -> Result<StepStats, TrainError> {
-    let data = summary.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
+    let values = read(summary).await?;
     Ok(StepStats { loss: values[0], correct: values[1].round() as usize, examples })
 }

@@ -269,7 +269,7 @@ fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
 #[test]
 fn a_checkpoint_evaluates_to_its_last_epochs_test_figures_and_exports_as_safetensors() {
     let _one = one_run_at_a_time();
-    use cnn_train::{Checkpoint, Checkpoints, evaluate, export, inspect, train_from};
+    use cnn_train::{Checkpoint, Checkpoints, evaluate, export, inspect, looks, train_from};
     let spec = TrainSpec { epochs: 1, batch_size: 16, ..TrainSpec::new(small_vgg(), 28) };
     let data = (load(Split::Train, 64), load(Split::Test, 48));
     let (history, evaluated, bytes, predictions) = pollster::block_on(async {
@@ -282,6 +282,13 @@ fn a_checkpoint_evaluates_to_its_last_epochs_test_figures_and_exports_as_safeten
         let evaluated = evaluate(&checkpoint, &data.1, &cpu).await.unwrap();
         let bytes = export::safetensors(&checkpoint, &cpu.device.clone().without_autodiff()).unwrap();
         let predictions = inspect::predict(&checkpoint, &data.1, &cpu).await.unwrap();
+        // One picture looked at alone gets the probabilities it got among the test batches.
+        let picture = looks::test_picture(&checkpoint, &data.1, 5).unwrap();
+        let look = looks::look(&checkpoint, &picture, looks::Ask::default(), &cpu).await.unwrap();
+        for (alone, batched) in look.probabilities.iter().zip(predictions.row(5)) {
+            assert!((alone - batched).abs() < 1e-5, "{:?} {:?}", look.probabilities, predictions.row(5));
+        }
+        assert_eq!(look.class, predictions.predicted(5).0);
         (history, evaluated, bytes, predictions)
     });
     // Every image's probabilities sum to 1, and the confusion matrix holds the evaluation's count.
