@@ -327,7 +327,7 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_run_with_the_defaults_reaches_80_percent() {
     let port = serve(dist());
-    let (client, _driver) = open_with_threads(port).await;
+    let (client, driver) = open_with_threads(port).await;
     assert_eq!(value(&client, "recipe").await, "quick");
     let started = Instant::now();
     click(&client, "train").await;
@@ -345,7 +345,107 @@ async fn the_first_run_with_the_defaults_reaches_80_percent() {
     assert!(accuracies.first().is_some_and(|&a| a >= 60.0), "the first epoch already learns: {accuracies:?}");
     assert!(accuracies.last().is_some_and(|&a| a >= 80.0), "test accuracy per epoch {accuracies:?}");
     assert_eq!(text(&client, "error").await, "");
+    inspect_the_run(&client, &driver.downloads).await;
     client.close().await.expect("close the browser");
+}
+
+/// The numbers a script reads off the page's elements that `selector` finds, attribute `name`.
+async fn numbers(client: &fantoccini::Client, selector: &str, name: &str) -> Vec<f64> {
+    let script = "return [...document.querySelectorAll(arguments[0])].map(e => Number(e.getAttribute(arguments[1])))";
+    let values = client.execute(script, vec![selector.into(), name.into()]).await.expect("read the page");
+    values.as_array().expect("a list").iter().filter_map(serde_json::Value::as_f64).collect()
+}
+
+/// Inside the run just trained: the confusion matrix holds every test image, a cell opens its
+/// images, a drawing gets ten probabilities that sum to 1, a file that is not an image gets a
+/// sentence, and the feature maps of a layer have its channels.
+async fn inspect_the_run(client: &fantoccini::Client, files: &std::path::Path) {
+    use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+
+    let test_images = value(client, "test-images").await;
+    client
+        .find(Locator::Css("#runs tbody tr:first-child button.inspect"))
+        .await
+        .expect("Inspect")
+        .click()
+        .await
+        .expect("a click");
+    let summary = wait_for(client, "inspect-summary", 120, |s| !s.is_empty()).await;
+    let counts = numbers(client, "#confusion td.cell", "data-count").await;
+    assert_eq!(counts.len(), 100);
+    let total: f64 = counts.iter().sum();
+    assert_eq!(total.to_string(), test_images, "{summary}");
+    assert!(summary.contains(&format!("on {total} test images")), "{summary}");
+    let accuracy = css_text(client, "#epoch-table tbody tr:last-child td:nth-child(5)").await;
+    assert!(summary.ends_with(&format!("accuracy {accuracy}.")), "{summary} vs the epoch table's {accuracy}");
+
+    // The fullest cell off the diagonal: its images, each shown once.
+    let (cell, count) = (0..100)
+        .filter(|i| i / 10 != i % 10)
+        .map(|i| (i, counts[i]))
+        .fold((1, -1.0), |best, c| if c.1 > best.1 { c } else { best });
+    let selector = format!("#confusion td.cell[data-true='{}'][data-predicted='{}']", cell / 10, cell % 10);
+    client.find(Locator::Css(&selector)).await.expect("a cell").click().await.expect("a click");
+    let heading = wait_for(client, "cell-heading", 10, |h| !h.is_empty()).await;
+    assert!(heading.ends_with(&format!(": {count} images")), "{heading}");
+    let shown = client.find_all(Locator::Css("#cell-images figure")).await.expect("images").len();
+    assert_eq!(shown as f64, count.min(100.0), "{heading}");
+
+    // The first surest mistake is looked at on its own.
+    wait_for(client, "look-caption", 60, |c| c.starts_with("Test image ")).await;
+    assert_eq!(client.find_all(Locator::Css("#mistakes figure")).await.expect("mistakes").len(), 12);
+    // resnet-small pools 1x1 maps at 28 px: the page says why it draws no activation map.
+    let cam = text(client, "no-cam").await;
+    assert!(cam.contains("the maps this network pools are 1x1 at 28 px"), "{cam}");
+    screenshots(client, "inspect", "inspect").await;
+
+    // A stroke drawn with the mouse.
+    let scroll = "document.getElementById('draw').scrollIntoView()";
+    client.execute(scroll, vec![]).await.expect("scroll");
+    let pad = client.find(Locator::Id("draw")).await.expect("the drawing pad");
+    let pen = |x: f64, y: f64| PointerAction::MoveBy { duration: Some(Duration::from_millis(50)), x, y };
+    let stroke = MouseActions::new("pen".into())
+        .then(PointerAction::MoveToElement { element: pad, duration: None, x: -40.0, y: -60.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(pen(0.0, 120.0))
+        .then(pen(80.0, 0.0))
+        .then(pen(0.0, -120.0))
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    client.perform_actions(stroke).await.expect("draw");
+    let caption = wait_for(client, "look-caption", 60, |c| c.starts_with("Your drawing")).await;
+    let probabilities = numbers(client, "#probabilities tr", "data-p").await;
+    assert_eq!(probabilities.len(), 10, "{caption}");
+    let sum: f64 = probabilities.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{probabilities:?} sum to {sum}");
+    screenshots(client, "drawing", "draw").await;
+
+    // The third layer's feature maps: as many as its channels.
+    choose(client, "look-layer", "2").await;
+    assert!(wait_for_maps(client).await > 0);
+    screenshots(client, "feature-maps", "feature-maps").await;
+
+    std::fs::create_dir_all(files).expect("a folder for files");
+    let junk = files.join("notes.txt");
+    std::fs::write(&junk, "not a picture").expect("write a file");
+    let input = client.find(Locator::Id("picture-file")).await.expect("the picture field");
+    input.send_keys(&junk.display().to_string()).await.expect("pick the file");
+    let note = wait_for(client, "look-note", 60, |n| n.starts_with("“notes.txt” cannot")).await;
+    assert!(note.starts_with("“notes.txt” cannot be looked at: this file is not an image the page reads"), "{note}");
+}
+
+/// The feature maps drawn once the worker answers, checked against the heading's count.
+async fn wait_for_maps(client: &fantoccini::Client) -> usize {
+    let started = Instant::now();
+    loop {
+        let heading = css_text(client, ".maps-heading").await;
+        let drawn = client.find_all(Locator::Css("#feature-maps canvas")).await.expect("maps").len();
+        let count: Option<usize> = heading.split(": ").nth(1).and_then(|t| t.split(' ').next()?.parse().ok());
+        if heading.starts_with("Layer 3, ") && count == Some(drawn.min(128)) {
+            return drawn;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{heading}: {drawn} maps drawn");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// The setup lives in the address: a link opened in a fresh browser profile (nothing stored)

@@ -104,7 +104,9 @@ impl Trace {
 
 /// The charts' common frame: a title, hover values along the x axis, the legend of run labels.
 fn frame(title: &str, traces: &[Trace], y: Axis) -> charming::Chart {
+    // Redrawn up to five times a second while a run trains: an animation would restart each time.
     charming::Chart::new()
+        .animation(false)
         .title(Title::new().text(title).left("center").text_style(charming::element::TextStyle::new().font_size(14)))
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
         .legend(Legend::new().bottom(0).data(traces.iter().map(|t| t.label.clone()).collect()))

@@ -8,8 +8,11 @@
 pub mod charts;
 pub mod compare;
 pub mod files;
+pub mod inspect_view;
+pub mod look_view;
 pub mod model_view;
 pub mod page;
+pub mod pictures;
 pub mod progress;
 pub mod runs;
 pub mod runs_view;

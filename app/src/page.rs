@@ -1,5 +1,5 @@
-//! The page: the model view, the training form and its run, the charts and the runs list, and
-//! the messages from the training workers that move them.
+//! The page: the model view, the training form and its run, the charts, the runs list and the
+//! inspection of a trained run, and the messages from the training workers that move them.
 
 use cnn_models::Preset;
 use cnn_train::{BackendKind, Checkpoint, Event, TrainSpec};
@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
 use crate::files;
+use crate::inspect_view::{InspectView, Inspector};
 use crate::model_view::{ModelView, analyze};
 use crate::runs::{Run, RunState, StepPoint};
 use crate::runs_view::{Runs, RunsView};
@@ -73,6 +74,17 @@ pub fn App() -> impl IntoView {
         let message = ToWorker::Train { spec, backend, train_images, test_images, run, resume };
         workers.with_value(|w| w.send(on_threads, &message));
     };
+
+    // Inspecting a run goes where its upload would be evaluated: WebGPU where the form asks
+    // for it, else the CPU (on its threads where they are ready).
+    let measuring =
+        move || if form.with_untracked(|f| f.backend == "webgpu") { BackendKind::Wgpu } else { BackendKind::Cpu };
+    let inspector = Inspector::new(
+        Callback::new(move |(message, backend): (ToWorker, BackendKind)| {
+            workers.with_value(|w| w.send(on_threads(backend), &message))
+        }),
+        Signal::derive(measuring),
+    );
 
     let on_message = move |message: FromWorker| match message {
         FromWorker::Loaded { train_images, test_images, .. } => {
@@ -173,6 +185,11 @@ pub fn App() -> impl IntoView {
                 runs.note.set(Some(format!("The safetensors cannot be downloaded: {why}.")));
             }
         }
+        FromWorker::Inspected { run, result, pixels } => {
+            let settings = runs.list.with_untracked(|l| l.iter().find(|r| r.id == run).cloned());
+            inspector.inspected(run, result, pixels, settings);
+        }
+        FromWorker::Looked { run, result } => inspector.looked(run, result),
         FromWorker::Refused(why) => runs.note.set(Some(why)),
         // Only the benchmark asks a worker for speeds; `spawn_worker` keeps a panic's words.
         FromWorker::Speed { .. } | FromWorker::Panicked(_) => {}
@@ -315,10 +332,15 @@ pub fn App() -> impl IntoView {
             runs.uploaded.set(Some(format!("Evaluating “{name}” on {test_images} test images…")));
             uploading.set_value(Some((run, name.clone())));
             // On the CPU's threads where they are ready, else in the main worker.
-            let backend =
-                if form.with_untracked(|f| f.backend == "webgpu") { BackendKind::Wgpu } else { BackendKind::Cpu };
+            let backend = measuring();
             workers.with_value(|w| w.send(on_threads(backend), &ToWorker::Evaluate { run: id, test_images, backend }));
         });
+    });
+    let inspect = Callback::new(move |id: u64| {
+        let Some((_, test_images)) = data_len.get_untracked() else { return };
+        if let Some(run) = runs.list.with_untracked(|l| l.iter().find(|r| r.id == id).cloned()) {
+            inspector.open(&run, test_images);
+        }
     });
     let export = Callback::new(move |run: u64| workers.with_value(|w| w.send(false, &ToWorker::Export { run })));
     // The page answers at once; the worker holds after the step it is in.
@@ -344,6 +366,7 @@ pub fn App() -> impl IntoView {
         <p class="lede">"The networks of d2l's “Modern CNNs” chapter: read their layers, change them, and train them on the real Fashion-MNIST, in your browser, on your GPU through WebGPU."</p>
         <ModelView spec_text analysis batch on_preset />
         <TrainView live form spec runs webgpu link_note train=start pause stop />
-        <RunsView runs busy=running.into() ready resume export upload />
+        <RunsView runs busy=running.into() ready resume export upload inspect />
+        <InspectView inspector />
     }
 }

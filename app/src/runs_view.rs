@@ -196,6 +196,8 @@ pub fn RunsView(
     export: Callback<u64>,
     /// Checks and evaluates a checkpoint file the learner picked, and lists it as a run.
     upload: Callback<web_sys::File>,
+    /// Looks inside a run's stored network.
+    inspect: Callback<u64>,
 ) -> impl IntoView {
     let row = move |run: Run| {
         let id = run.id;
@@ -226,6 +228,8 @@ pub fn RunsView(
                         <button type="button" class="resume" disabled=move || busy.get() || !ready.get() on:click=move |_| resume.run(id)>"Resume"</button>
                     })}
                     {kept.then(|| view! {
+                        <button type="button" class="inspect" title="its test results, its mistakes, and what it sees in a picture"
+                            disabled=move || !ready.get() on:click=move |_| inspect.run(id)>"Inspect"</button>
                         <button type="button" class="checkpoint" title="download the checkpoint: resume or inspect it later"
                             on:click=move |_| runs.download_checkpoint(id, name.clone())>"Checkpoint"</button>
                         <button type="button" class="safetensors" title="download the weights as safetensors, in PyTorch's layout"

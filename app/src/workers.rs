@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cnn_worker::protocol::{FromWorker, ToWorker, encode, from_js};
+use cnn_worker::protocol::{FromWorker, ToWorker, from_js, to_js};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
@@ -78,9 +78,9 @@ pub struct Workers {
 impl Workers {
     pub fn send(&self, to_threads: bool, message: &ToWorker) {
         let worker = if to_threads { &self.threads } else { &self.main };
-        // Posting a string to a live worker does not fail; a worker that failed to start was reported.
+        // Posting to a live worker does not fail; a worker that failed to start was reported.
         if let Some(worker) = worker {
-            let _ = worker.post_message(&encode(message).into());
+            let _ = worker.post_message(&to_js(message));
         }
     }
 

@@ -10,7 +10,7 @@ use crate::{PIXEL_MEAN, PIXEL_STD};
 pub enum ConvertError {
     #[error("this file is not an image the page reads (PNG, JPEG, GIF, WebP or BMP): {0}")]
     NotAnImage(String),
-    #[error("the image has no pixels")]
+    #[error("the image has no pixels, or fewer than its size says")]
     Empty,
 }
 
@@ -18,6 +18,13 @@ pub enum ConvertError {
 pub fn from_file(bytes: &[u8], size: usize) -> Result<Vec<f32>, ConvertError> {
     let image = image::load_from_memory(bytes).map_err(|e| ConvertError::NotAnImage(e.to_string()))?;
     convert(&image, size)
+}
+
+/// A picture drawn on a page's canvas (`width * height` RGBA pixels, as `getImageData` gives
+/// them), converted as [`convert`] does.
+pub fn from_rgba(width: u32, height: u32, rgba: Vec<u8>, size: usize) -> Result<Vec<f32>, ConvertError> {
+    let image = image::RgbaImage::from_raw(width, height, rgba).ok_or(ConvertError::Empty)?;
+    convert(&DynamicImage::ImageRgba8(image), size)
 }
 
 /// `image` as a network trained on Fashion-MNIST takes it, `size * size` values row by row: its
@@ -96,5 +103,14 @@ mod tests {
         assert_eq!(decoded, convert(&picture([0, 0, 0], [255, 255, 255]), 28).unwrap());
         let error = from_file(b"name,accuracy\nvgg,0.9\n", 28).unwrap_err();
         assert!(error.to_string().starts_with("this file is not an image the page reads"), "{error}");
+    }
+
+    #[test]
+    fn canvas_pixels_convert_like_the_image_they_hold() {
+        let image = picture([255, 255, 255], [0, 0, 0]);
+        let rgba = image.to_rgba8();
+        let (width, height) = rgba.dimensions();
+        assert_eq!(from_rgba(width, height, rgba.into_raw(), 28).unwrap(), convert(&image, 28).unwrap());
+        assert_eq!(from_rgba(10, 10, vec![0; 40], 28), Err(ConvertError::Empty));
     }
 }

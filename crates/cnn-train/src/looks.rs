@@ -226,19 +226,21 @@ mod tests {
     #[test]
     fn a_pooled_network_gets_an_activation_map_and_any_rows_feature_maps() {
         let model = ModelSpec::preset("resnet-small").unwrap();
-        let analysis = model.analyze(InputSpec::fashion_mnist(28)).unwrap();
-        let (checkpoint, cpu) = fresh(model, 28);
-        let picture: Vec<f32> = (0..28 * 28).map(|i| (i % 28) as f32 / 28.0).collect();
+        let analysis = model.analyze(InputSpec::fashion_mnist(64)).unwrap();
+        let (checkpoint, cpu) = fresh(model, 64);
+        let picture: Vec<f32> = (0..64 * 64).map(|i| (i % 64) as f32 / 64.0).collect();
         let ask = Ask { class: Some(3), row: Some(2) };
         let look = pollster::block_on(look(&checkpoint, &picture, ask, &cpu)).unwrap();
         assert_eq!(look.class, 3);
         let [_, h, w] = analysis.rows[analysis.pooled_row().unwrap()].shape;
         let cam = look.activation.unwrap();
         assert_eq!((cam.count, cam.height, cam.width, cam.grey.len()), (1, h, w, h * w));
+        assert!(h > 1, "at 64 px the pooled maps have a place to point at");
+        assert!(cam.grey.contains(&255), "scaled to its largest value: {:?}", cam.grey);
         let [c, h, w] = analysis.rows[2].shape;
         let features = look.features.unwrap();
         assert_eq!((features.count, features.height, features.width, features.grey.len()), (c, h, w, c * h * w));
-        assert_eq!(look.picture.map(0)[..3], [0, 9, 19]);
+        assert_eq!(look.picture.map(0)[..3], [0, 4, 8]);
 
         let filters = pollster::block_on(filters(&checkpoint, &cpu)).unwrap();
         let first = &analysis.rows[0];

@@ -2,8 +2,11 @@
 
 use cnn_models::ModelSpec;
 use cnn_train::bench::{Speed, Trial};
+use cnn_train::inspect::Predictions;
+use cnn_train::looks::{Ask, Look, Maps};
 use cnn_train::{BackendKind, Event, TrainSpec};
 use js_sys::{Array, Uint8Array};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -40,12 +43,50 @@ pub enum ToWorker {
     Export {
         run: u64,
     },
+    /// Every one of the first `test_images` test images' probabilities under run `run`'s stored
+    /// weights (answered by [`FromWorker::Inspected`]).
+    Inspect {
+        run: u64,
+        test_images: usize,
+        backend: BackendKind,
+    },
+    /// What run `run`'s network makes of one picture (answered by [`FromWorker::Looked`]).
+    Look {
+        run: u64,
+        backend: BackendKind,
+        picture: Picture,
+        ask: Ask,
+        /// A file's bytes, or a canvas's RGBA pixels (see [`Picture`]).
+        #[serde(skip)]
+        bytes: Vec<u8>,
+    },
     /// Times training steps on the loaded training images (the benchmark drives this).
     Bench {
         model: ModelSpec,
         trial: Trial,
         backend: BackendKind,
     },
+}
+
+/// A picture to look at: a loaded test image, or the learner's own in the message's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Picture {
+    Test(usize),
+    /// An image file (PNG, JPEG, GIF, WebP or BMP).
+    File,
+    /// A canvas's pixels, RGBA.
+    Drawn {
+        width: u32,
+        height: u32,
+    },
+}
+
+/// What the test images say about a trained network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inspection {
+    pub predictions: Predictions,
+    /// The first convolution's filters.
+    pub filters: Maps,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,8 +134,58 @@ pub enum FromWorker {
         #[serde(skip)]
         bytes: Vec<u8>,
     },
+    Inspected {
+        run: u64,
+        result: Result<Inspection, String>,
+        /// The inspected test images' pixels as the data set holds them, 28x28 each.
+        #[serde(skip)]
+        pixels: Vec<u8>,
+    },
+    Looked {
+        run: u64,
+        result: Result<Look, String>,
+    },
     /// A request that is not a run (an export) could not be answered: the sentence.
     Refused(String),
+}
+
+/// A message that may carry bytes beside its JSON (weights, pictures): they are posted as they
+/// are, which the browser copies, where JSON numbers would be several times their size.
+pub trait Attached: Serialize + DeserializeOwned {
+    fn attachment(&self) -> Option<&Vec<u8>>;
+    fn attachment_mut(&mut self) -> Option<&mut Vec<u8>>;
+}
+
+impl Attached for ToWorker {
+    fn attachment(&self) -> Option<&Vec<u8>> {
+        match self {
+            ToWorker::Look { bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
+
+    fn attachment_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            ToWorker::Look { bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
+impl Attached for FromWorker {
+    fn attachment(&self) -> Option<&Vec<u8>> {
+        match self {
+            FromWorker::Exported { bytes, .. } | FromWorker::Inspected { pixels: bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
+
+    fn attachment_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            FromWorker::Exported { bytes, .. } | FromWorker::Inspected { pixels: bytes, .. } => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
 pub fn encode<T: Serialize>(message: &T) -> String {
@@ -106,23 +197,19 @@ pub fn decode<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Option<T> {
     serde_json::from_str(&value.as_string()?).ok()
 }
 
-/// A worker's message as posted: its JSON, and for an export, an array of the JSON and the
-/// bytes, which the browser copies as they are (a model's weights as JSON numbers would be
-/// several times their size).
-pub fn to_js(message: &FromWorker) -> JsValue {
-    match message {
-        FromWorker::Exported { bytes, .. } => {
-            Array::of2(&encode(message).into(), &Uint8Array::from(bytes.as_slice())).into()
-        }
-        _ => encode(message).into(),
+/// A message as posted: its JSON, or where it carries bytes, an array of the JSON and the bytes.
+pub fn to_js<T: Attached>(message: &T) -> JsValue {
+    match message.attachment() {
+        Some(bytes) => Array::of2(&encode(message).into(), &Uint8Array::from(bytes.as_slice())).into(),
+        None => encode(message).into(),
     }
 }
 
-/// A worker's message as [`to_js`] posted it.
-pub fn from_js(value: &JsValue) -> Option<FromWorker> {
+/// A message as [`to_js`] posted it.
+pub fn from_js<T: Attached>(value: &JsValue) -> Option<T> {
     let Some(pair) = value.dyn_ref::<Array>() else { return decode(value) };
-    let mut message = decode(&pair.get(0))?;
-    if let FromWorker::Exported { bytes, .. } = &mut message {
+    let mut message: T = decode(&pair.get(0))?;
+    if let Some(bytes) = message.attachment_mut() {
         *bytes = Uint8Array::new(&pair.get(1)).to_vec();
     }
     Some(message)

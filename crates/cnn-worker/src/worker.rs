@@ -9,6 +9,7 @@ use cnn_train::bench::{choose, measure};
 use cnn_train::{
     Backend, BackendKind, Cancel, Checkpoint, CheckpointError, Checkpoints, TrainError, evaluate, train_from,
 };
+use cnn_train::{inspect, looks};
 use js_sys::Uint8Array;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -17,7 +18,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::data;
-use crate::protocol::{FromWorker, ToWorker, decode, to_js};
+use crate::protocol::{FromWorker, Inspection, Picture, ToWorker, from_js, to_js};
 use crate::store;
 
 struct State {
@@ -153,6 +154,37 @@ fn answer(
                 },
             );
         }),
+        ToWorker::Inspect { run, test_images, backend } => spawn_local(async move {
+            let test_set = data.1.head(test_images);
+            let result = async {
+                let checkpoint = checkpoint_of(run).await?;
+                let backend = open(backend, cpu_threads).await.map_err(|e| e.to_string())?;
+                let predictions =
+                    inspect::predict(&checkpoint, &test_set, &backend).await.map_err(|e| e.to_string())?;
+                let filters = looks::filters(&checkpoint, &backend).await.map_err(|e| e.to_string())?;
+                Ok(Inspection { predictions, filters })
+            }
+            .await;
+            let pixels = if result.is_ok() { test_set.images.pixels } else { vec![] };
+            post(&scope, &FromWorker::Inspected { run, result, pixels });
+        }),
+        ToWorker::Look { run, backend, picture, ask, bytes } => spawn_local(async move {
+            let result = async {
+                let checkpoint = checkpoint_of(run).await?;
+                let size = checkpoint.spec.image_size;
+                let pixels = match picture {
+                    Picture::Test(index) => looks::test_picture(&checkpoint, &data.1, index).map_err(|e| e.to_string()),
+                    Picture::File => cnn_data::convert::from_file(&bytes, size).map_err(|e| e.to_string()),
+                    Picture::Drawn { width, height } => {
+                        cnn_data::convert::from_rgba(width, height, bytes, size).map_err(|e| e.to_string())
+                    }
+                }?;
+                let backend = open(backend, cpu_threads).await.map_err(|e| e.to_string())?;
+                looks::look(&checkpoint, &pixels, ask, &backend).await.map_err(|e| e.to_string())
+            }
+            .await;
+            post(&scope, &FromWorker::Looked { run, result });
+        }),
         ToWorker::Bench { model, trial, backend } => spawn_local(async move {
             let result = async {
                 let backend = open(backend, cpu_threads).await?;
@@ -185,7 +217,7 @@ pub fn run(cpu_threads: usize) {
         let (scope, state) = (scope.clone(), state.clone());
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let data = state.borrow().data.clone();
-            match (decode::<ToWorker>(&event.data()), data) {
+            match (from_js::<ToWorker>(&event.data()), data) {
                 (Some(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
                 (Some(ToWorker::Pause(paused)), _) => state.borrow().cancel.pause(paused),
                 (Some(message), Some(data)) => answer(message, data, &state, scope.clone()),
