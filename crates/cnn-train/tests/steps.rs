@@ -1,8 +1,9 @@
 //! Training steps on real Fashion-MNIST images lower the loss on every backend: natively on the
 //! CPU, and in headless Chromium (wasm-bindgen-test) on WebGPU and on the CPU. First a VGG on
 //! held-out images with each optimiser, then every family of the chapter, through its own code path at widths small
-//! enough for a software GPU. One file, so one test binary per target: each links burn anew
-//! (about ten minutes on two cores).
+//! enough for a software GPU; and what a trained network sees in one picture, the same on WebGPU
+//! as on the CPU. One file, so one test binary per target: each links burn anew (about ten
+//! minutes on two cores).
 
 use cnn_data::{BatchPlan, Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
@@ -175,6 +176,43 @@ families!(alexnet, vgg, nin, googlenet, resnet, resnext, densenet, anynet);
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// What a trained network makes of one picture is the same on WebGPU as on the CPU: the class
+/// probabilities, and the saliency, activation and feature maps (their grey levels within 2 of
+/// 255: the two devices sum in other orders).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_look_on_webgpu_agrees_with_the_cpu() {
+    use cnn_train::{Cancel, Checkpoint, Checkpoints, looks, train_from};
+    let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(32);
+    let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+    let spec = TrainSpec { seed: 11, batch_size: 16, learning_rate: 0.1, ..TrainSpec::new(tiny("resnet").spec, SIZE) };
+    let mut saved = None;
+    let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c))) };
+    train_from(&spec, &data, &data, &cpu, &Cancel::default(), keep, |_| {}).await.unwrap();
+    let checkpoint = saved.unwrap();
+    let picture = looks::test_picture(&checkpoint, &data, 3).unwrap();
+    let ask = looks::Ask { class: Some(2), row: Some(1) };
+    let on_cpu = looks::look(&checkpoint, &picture, ask, &cpu).await.unwrap();
+    let webgpu = Backend::open(BackendKind::Wgpu).await.unwrap();
+    let on_gpu = looks::look(&checkpoint, &picture, ask, &webgpu).await.unwrap();
+    for (a, b) in on_cpu.probabilities.iter().zip(&on_gpu.probabilities) {
+        assert!((a - b).abs() < 1e-4, "{:?} {:?}", on_cpu.probabilities, on_gpu.probabilities);
+    }
+    let pairs = [
+        ("saliency", Some(&on_cpu.saliency), Some(&on_gpu.saliency)),
+        ("activation", on_cpu.activation.as_ref(), on_gpu.activation.as_ref()),
+        ("features", on_cpu.features.as_ref(), on_gpu.features.as_ref()),
+    ];
+    for (what, a, b) in pairs {
+        let (a, b) =
+            (a.unwrap_or_else(|| panic!("{what} on the CPU")), b.unwrap_or_else(|| panic!("{what} on WebGPU")));
+        assert_eq!((a.count, a.height, a.width), (b.count, b.height, b.width), "{what}");
+        let off = a.grey.iter().zip(&b.grey).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        assert!(off <= 2, "{what}: grey levels differ by up to {off}");
+    }
+    report(&format!("one picture on {}: probabilities {:?}", webgpu.label, on_gpu.probabilities));
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 fn report(message: &str) {
