@@ -94,12 +94,14 @@ impl Inspector {
         self.wanted.get_value().filter(|(id, _)| *id == run).map(|(_, name)| name)
     }
 
-    pub fn inspected(self, run: u64, result: Result<Inspection, String>, pixels: Vec<u8>, settings: Option<Run>) {
+    /// The worker's answer to [`open`](Self::open), shown if that run is still the one wanted;
+    /// `listed` is the run as the list holds it (none if it was deleted meanwhile).
+    pub fn inspected(self, run: u64, result: Result<Inspection, String>, pixels: Vec<u8>, listed: Option<Run>) {
         let Some(name) = self.wanted(run) else { return };
-        match (result, settings) {
-            (Ok(inspection), Some(settings)) => {
-                let image_size = settings.settings.image_size;
-                let analysis = settings.settings.model.analyze(InputSpec::fashion_mnist(image_size));
+        match (result, listed) {
+            (Ok(inspection), Some(listed)) => {
+                let image_size = listed.settings.image_size;
+                let analysis = listed.settings.model.analyze(InputSpec::fashion_mnist(image_size));
                 let layers = analysis.map(|a| a.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
                 let first = inspection.predictions.mistakes(1).first().map_or(0, |m| m.image);
                 self.inspected.set(Some(Arc::new(Inspected { run, name, image_size, inspection, pixels, layers })));
@@ -127,6 +129,7 @@ impl Inspector {
         self.send.run((ToWorker::Look { run, backend, picture, ask, bytes }, backend));
     }
 
+    /// The worker's answer to a look: shown, or its sentence, if it is about the run inspected.
     pub fn looked(self, run: u64, result: Result<Look, String>) {
         if self.wanted(run).is_none() {
             return;

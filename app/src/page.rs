@@ -186,8 +186,8 @@ pub fn App() -> impl IntoView {
             }
         }
         FromWorker::Inspected { run, result, pixels } => {
-            let settings = runs.list.with_untracked(|l| l.iter().find(|r| r.id == run).cloned());
-            inspector.inspected(run, result, pixels, settings);
+            let listed = runs.list.with_untracked(|l| l.iter().find(|r| r.id == run).cloned());
+            inspector.inspected(run, result, pixels, listed);
         }
         FromWorker::Looked { run, result } => inspector.looked(run, result),
         FromWorker::Refused(why) => runs.note.set(Some(why)),
