@@ -42,10 +42,9 @@ impl Predictions {
         &self.probabilities[i * CLASSES..(i + 1) * CLASSES]
     }
 
-    /// The class image `i` is given, and its probability (the first of equals, as argmax).
+    /// The class image `i` is given, and its probability.
     pub fn predicted(&self, i: usize) -> (usize, f32) {
-        let row = self.row(i);
-        row.iter().enumerate().fold((0, row[0]), |best, (c, &p)| if p > best.1 { (c, p) } else { best })
+        most_likely(self.row(i))
     }
 
     pub fn confusion(&self) -> Confusion {
@@ -65,6 +64,13 @@ impl Predictions {
         wrong.truncate(n);
         wrong
     }
+}
+
+/// The most probable class of one image's `probabilities` and its probability (the first of
+/// equals, as argmax).
+pub(crate) fn most_likely(probabilities: &[f32]) -> (usize, f32) {
+    let first = (0, probabilities[0]);
+    probabilities.iter().enumerate().fold(first, |best, (c, &p)| if p > best.1 { (c, p) } else { best })
 }
 
 /// How many images of each true class (rows) went to each predicted class (columns).

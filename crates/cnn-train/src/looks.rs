@@ -11,7 +11,7 @@ use burn::tensor::activation::softmax;
 use cnn_data::Dataset;
 use serde::{Deserialize, Serialize};
 
-use crate::inspect::CLASSES;
+use crate::inspect::{CLASSES, most_likely};
 use crate::run::trained;
 use crate::trainer::read;
 use crate::{Backend, Checkpoint, TrainError};
@@ -129,7 +129,7 @@ pub async fn look(checkpoint: &Checkpoint, picture: &[f32], ask: Ask, backend: &
     let images = image().require_grad();
     let logits = model.forward(images.clone());
     let probabilities = read(softmax(logits.clone().detach(), 1)).await?;
-    let class = ask.class.unwrap_or_else(|| argmax(&probabilities));
+    let class = ask.class.unwrap_or_else(|| most_likely(&probabilities).0);
     let grads = logits.slice([0..1, class..class + 1]).sum().backward();
     let gradient = images.grad(&grads).ok_or_else(|| TrainError::Device("the input got no gradient".into()))?;
     let saliency: Vec<f32> = read(gradient).await?.iter().map(|g| g.abs()).collect();
@@ -179,10 +179,6 @@ fn activation_map(maps: &[f32], gradient: &[f32], channels: usize, pixels: usize
         cam.iter_mut().zip(map).for_each(|(out, v)| *out += weight * v);
     }
     cam.iter().map(|v| v.max(0.0)).collect()
-}
-
-fn argmax(values: &[f32]) -> usize {
-    values.iter().enumerate().fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
 }
 
 #[cfg(test)]
