@@ -1,18 +1,21 @@
-//! [`ConvKernels`], [`PoolKernels`] and [`NormKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for
+//! [`ConvKernels`], [`LinearKernels`], [`ReluKernels`], [`DropoutKernels`], [`PoolKernels`] and [`NormKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for
 //! other types.
 
 use burn::backend::Flex;
 use burn::backend::TensorMetadata;
-use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, Distribution, FloatDType, TensorData};
 
 use crate::ConvKernels;
 use crate::cpu::norm::{self, Planes};
 use crate::cpu::pool::{self, Window};
 use crate::cpu::{self, Geometry};
+use crate::dropout::{DropoutKernels, burns_dropout_mask};
+use crate::linear::{LinearKernels, burns_linear_forward, burns_linear_input_grad, burns_linear_weight_grad};
 use crate::norm::{NormKernels, burns_norm_train, burns_norm_train_backward};
 use crate::pool::{PoolKernels, PoolOptions, burns_max_pool_backward, burns_max_pool_with_indices};
+use crate::relu::ReluKernels;
 
 /// The geometry of a conv of `x` by `weight`, where the CPU kernels take it: f32 tensors.
 fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOptions<2>) -> Option<Geometry> {
@@ -79,6 +82,82 @@ impl ConvKernels for Flex {
         let dw = cpu::weight_grad(&g, x.to_contiguous().storage(), output_grad.to_contiguous().storage());
         let [c_out, per_group, kh, kw] = weight.shape().dims();
         tensor(dw, [c_out, per_group, kh, kw])
+    }
+}
+
+/// Whether the CPU kernels take these tensors: f32 matrices.
+fn f32_matrices(tensors: [&FloatTensor<Flex>; 2]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32 && t.shape().num_dims() == 2)
+}
+
+fn matrix(data: Vec<f32>, shape: [usize; 2]) -> FloatTensor<Flex> {
+    FloatTensor::<Flex>::from_data(TensorData::new(data, shape))
+}
+
+impl LinearKernels for Flex {
+    fn linear_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !f32_matrices([&x, &weight]) {
+            return burns_linear_forward::<Flex>(x, weight);
+        }
+        let ([batch, input], [_, output]) = (x.shape().dims(), weight.shape().dims());
+        let dims = [batch, input, output];
+        matrix(
+            cpu::linear::forward(x.to_contiguous().storage(), weight.to_contiguous().storage(), dims),
+            [batch, output],
+        )
+    }
+
+    fn linear_input_grad(weight: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !f32_matrices([&weight, &output_grad]) {
+            return burns_linear_input_grad::<Flex>(weight, output_grad);
+        }
+        let ([input, output], [batch, _]) = (weight.shape().dims(), output_grad.shape().dims());
+        let (w, dy) = (weight.to_contiguous(), output_grad.to_contiguous());
+        matrix(cpu::linear::input_grad(w.storage(), dy.storage(), [batch, input, output]), [batch, input])
+    }
+
+    fn linear_weight_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !f32_matrices([&x, &output_grad]) {
+            return burns_linear_weight_grad::<Flex>(x, output_grad);
+        }
+        let ([batch, input], [_, output]) = (x.shape().dims(), output_grad.shape().dims());
+        let (x, dy) = (x.to_contiguous(), output_grad.to_contiguous());
+        matrix(cpu::linear::weight_grad(x.storage(), dy.storage(), [batch, input, output]), [input, output])
+    }
+}
+
+impl ReluKernels for Flex {
+    fn relu_forward(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 {
+            return Flex::relu(x);
+        }
+        let shape = x.shape();
+        FloatTensor::<Flex>::from_data(TensorData::new(cpu::relu::forward(x.to_contiguous().storage()), shape))
+    }
+
+    fn relu_input_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if x.dtype() != DType::F32 || output_grad.dtype() != DType::F32 {
+            return Flex::relu_backward(x, output_grad);
+        }
+        let shape = x.shape();
+        let dx = cpu::relu::input_grad(x.to_contiguous().storage(), output_grad.to_contiguous().storage());
+        FloatTensor::<Flex>::from_data(TensorData::new(dx, shape))
+    }
+}
+
+impl DropoutKernels for Flex {
+    fn dropout_mask(like: FloatTensor<Self>, keep: f64) -> FloatTensor<Self> {
+        if like.dtype() != DType::F32 {
+            return burns_dropout_mask::<Flex>(like, keep);
+        }
+        // The seed comes from burn's generator, so a seeded device draws the same masks again.
+        let device = like.device();
+        let draws = Flex::float_random([4].into(), Distribution::Uniform(0.0, 65536.0), &device, FloatDType::F32);
+        let draws = draws.into_data().try_to_vec::<f32>().unwrap_or_default();
+        let seed = draws.iter().fold(0u64, |seed, &draw| seed << 16 | draw as u64 & 0xffff);
+        let shape = like.shape();
+        let mask = cpu::dropout::mask(shape.num_elements(), keep, seed);
+        FloatTensor::<Flex>::from_data(TensorData::new(mask, shape))
     }
 }
 

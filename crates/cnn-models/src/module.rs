@@ -10,8 +10,8 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu,
 };
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::ops::ConvOptions;
+use cnn_kernels::relu;
 
 use crate::analysis::Row;
 use crate::graph::{Layer, Op};
@@ -146,11 +146,12 @@ impl Node {
             }
             Node::Linear(linear) => {
                 let [b, c, h, w] = x.dims();
-                let y = linear.forward(x.reshape([b, c * h * w]));
+                let bias = linear.bias.as_ref().map(|b| b.val());
+                let y = cnn_kernels::linear(x.reshape([b, c * h * w]), linear.weight.val(), bias);
                 let features = y.dims()[1];
                 y.reshape([b, features, 1, 1])
             }
-            Node::Dropout(dropout) => dropout.forward(x),
+            Node::Dropout(dropout) => drop_out(dropout, x),
         };
         if let Some(trace) = trace {
             if trace.keep == Some(trace.rows.len()) {
@@ -211,6 +212,15 @@ fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     update(&bn.running_mean, mean);
     update(&bn.running_var, variance);
     y
+}
+
+/// `Dropout::forward` with the mask of [`cnn_kernels::dropout`], drawn on every core of the CPU.
+/// It drops only where burn's would: in training, on a device that can take gradients.
+fn drop_out(dropout: &Dropout, x: Tensor<4>) -> Tensor<4> {
+    if !(dropout.training.is_enabled() && x.device().is_autodiff() && dropout.prob > 0.0) {
+        return x;
+    }
+    cnn_kernels::dropout(x, dropout.prob)
 }
 
 /// `MaxPool2d::forward` through [`cnn_kernels::max_pool2d`], faster on the CPU. Every pool here

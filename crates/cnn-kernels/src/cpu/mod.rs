@@ -9,11 +9,16 @@
 //! images run in parallel on rayon's pool (one thread where there is none), and each product runs
 //! on its chunk's thread.
 //!
-//! Max pooling ([`pool`]) and batch normalisation of a training batch ([`norm`]) live beside it.
+//! Linear layers ([`linear`]), ReLU ([`relu`]), dropout's mask ([`dropout`]), max pooling ([`pool`]) and batch normalisation of a
+//! training batch ([`norm`]) live beside it.
 
 mod columns;
+pub mod dropout;
+pub mod elementwise;
+pub mod linear;
 pub mod norm;
 pub mod pool;
+pub mod relu;
 
 use std::cell::RefCell;
 
@@ -69,9 +74,10 @@ impl Geometry {
 }
 
 /// `dst = lhs * rhs` (`accumulate`: `dst += lhs * rhs`), each matrix given by its base and its
-/// (row, column) strides, on the calling thread.
+/// (row, column) strides, on the calling thread (`Parallelism::None`) or on rayon's pool.
 #[allow(clippy::too_many_arguments)]
 fn product(
+    parallelism: gemm::Parallelism,
     [m, n, k]: [usize; 3],
     dst: &mut [f32],
     dst_strides: [usize; 2],
@@ -122,7 +128,7 @@ fn product(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }
@@ -179,7 +185,7 @@ fn with_input_chunk<R>(
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
-    let mut y = vec![0.0; g.batch * g.c_out * p];
+    let mut y = elementwise::zeros(g.batch * g.c_out * p);
     y.par_chunks_mut(chunk * g.c_out * p).enumerate().for_each(|(index, y)| {
         let images = y.len() / (g.c_out * p);
         let width = images * span;
@@ -187,7 +193,17 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
             for group in 0..g.groups {
                 columns::unfold(g, layout, group, source, images, col);
                 let weights = &w[group * og * taps..];
-                product([og, width, taps], result, [width, 1], false, weights, [taps, 1], col, [width, 1]);
+                product(
+                    gemm::Parallelism::None,
+                    [og, width, taps],
+                    result,
+                    [width, 1],
+                    false,
+                    weights,
+                    [taps, 1],
+                    col,
+                    [width, 1],
+                );
                 columns::scatter(g, layout, group, result, bias, images, y);
             }
         });
@@ -217,7 +233,17 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     columns::unfold(g, layout, group, source, images, col);
                     columns::gather(g, layout, group, dy, images, grad);
                     let dst = &mut dw[group * og * taps..];
-                    product([og, taps, width], dst, [taps, 1], true, grad, [width, 1], col, [1, width]);
+                    product(
+                        gemm::Parallelism::None,
+                        [og, taps, width],
+                        dst,
+                        [taps, 1],
+                        true,
+                        grad,
+                        [width, 1],
+                        col,
+                        [1, width],
+                    );
                 }
             });
         }
@@ -237,7 +263,7 @@ pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
     let image_in = g.c_in * g.h * g.w;
-    let mut dx = vec![0.0; g.batch * image_in];
+    let mut dx = elementwise::zeros(g.batch * image_in);
     dx.par_chunks_mut(chunk * image_in).enumerate().for_each(|(index, dx)| {
         let images = dx.len() / image_in;
         let dy = &dy[index * chunk * g.c_out * p..];
@@ -248,7 +274,17 @@ pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
                 columns::gather(g, layout, group, dy, images, grad);
                 // The weights' transpose: row `tap`, column `o` sits at `o * taps + tap`.
                 let weights = &w[group * og * taps..];
-                product([taps, width, og], col, [width, 1], false, weights, [1, taps], grad, [width, 1]);
+                product(
+                    gemm::Parallelism::None,
+                    [taps, width, og],
+                    col,
+                    [width, 1],
+                    false,
+                    weights,
+                    [1, taps],
+                    grad,
+                    [width, 1],
+                );
                 columns::fold(g, layout, group, col, images, padded, dx);
             }
         });

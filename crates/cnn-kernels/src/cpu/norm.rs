@@ -8,6 +8,8 @@
 
 use rayon::prelude::*;
 
+use super::elementwise::zeros;
+
 /// NCHW activations: `batch` images of `channels` planes of `plane` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Planes {
@@ -33,7 +35,7 @@ impl Planes {
     /// `f(channel, out, x)` for every plane, in parallel; `out` is the plane's slice of a new
     /// tensor of `x`'s shape.
     fn map_planes(&self, x: &[f32], f: impl Fn(usize, &mut [f32], &[f32]) + Sync) -> Vec<f32> {
-        let mut out = vec![0.0; x.len()];
+        let mut out = zeros(x.len());
         out.par_chunks_mut(self.plane)
             .zip(x.par_chunks(self.plane))
             .enumerate()
@@ -112,7 +114,7 @@ pub fn batch_norm_train_backward(
             [k as f32, (-k * slope) as f32, (k * offset) as f32]
         })
         .collect();
-    let mut dx = vec![0.0; x.len()];
+    let mut dx = zeros(x.len());
     dx.par_chunks_mut(planes.plane).enumerate().for_each(|(i, dx)| {
         let [k, a, b] = coefficients[i % planes.channels];
         let at = i * planes.plane;

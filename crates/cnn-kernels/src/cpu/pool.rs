@@ -7,6 +7,8 @@
 
 use rayon::prelude::*;
 
+use super::elementwise::zeros;
+
 /// One max pooling over planes of `h x w`: windows of `kernel` taps `dilation` apart, placed
 /// every `stride` pixels over the plane with `padding` rows and columns before it (padding is
 /// never the maximum), giving `oh x ow` outputs.
@@ -126,7 +128,7 @@ fn plane_sizes(window: &Window, planes: usize, x: &[f32]) -> (usize, usize) {
 /// The max of every window of `planes` planes of `x`, and where in its plane each one was.
 pub fn max_pool(window: &Window, planes: usize, x: &[f32]) -> (Vec<f32>, Vec<i32>) {
     let (plane_in, plane_out) = plane_sizes(window, planes, x);
-    let (mut y, mut at) = (vec![0.0; planes * plane_out], vec![0; planes * plane_out]);
+    let (mut y, mut at) = (zeros(planes * plane_out), vec![0; planes * plane_out]);
     let per = planes_per_task(window);
     (y.par_chunks_mut(per * plane_out).zip(at.par_chunks_mut(per * plane_out)).enumerate()).for_each(
         |(task, (y, at))| {
@@ -141,7 +143,7 @@ pub fn max_pool(window: &Window, planes: usize, x: &[f32]) -> (Vec<f32>, Vec<i32
 /// [`max_pool`]'s maxima alone, for a pass that no gradient follows.
 pub fn max_pool_values(window: &Window, planes: usize, x: &[f32]) -> Vec<f32> {
     let (plane_in, plane_out) = plane_sizes(window, planes, x);
-    let mut y = vec![0.0; planes * plane_out];
+    let mut y = zeros(planes * plane_out);
     let per = planes_per_task(window);
     y.par_chunks_mut(per * plane_out).enumerate().for_each(|(task, y)| {
         for (p, y) in y.chunks_mut(plane_out).enumerate() {
@@ -155,7 +157,7 @@ pub fn max_pool_values(window: &Window, planes: usize, x: &[f32]) -> Vec<f32> {
 pub fn max_pool_backward(window: &Window, planes: usize, grad: &[f32], at: &[i32]) -> Vec<f32> {
     let (plane_in, plane_out) = (window.plane_in(), window.plane_out());
     assert!(grad.len() == planes * plane_out && at.len() == grad.len(), "max_pool_backward: shapes disagree");
-    let mut dx = vec![0.0; planes * plane_in];
+    let mut dx = zeros(planes * plane_in);
     let per = planes_per_task(window);
     dx.par_chunks_mut(per * plane_in).enumerate().for_each(|(task, dx)| {
         let first = task * per;
