@@ -1,11 +1,11 @@
-//! [`ConvKernels`], [`LinearKernels`], [`ReluKernels`], [`DropoutKernels`], [`PoolKernels`] and [`NormKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for
-//! other types.
+//! [`ConvKernels`], [`LinearKernels`], [`ReluKernels`], [`DropoutKernels`], [`PoolKernels`],
+//! [`NormKernels`] and [`SgdKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for other types.
 
 use burn::backend::Flex;
 use burn::backend::TensorMetadata;
 use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::tensor::{DType, Distribution, FloatDType, TensorData};
+use burn::tensor::{DType, Distribution, FloatDType, Shape, TensorData};
 
 use crate::ConvKernels;
 use crate::cpu::norm::{self, Planes};
@@ -16,6 +16,7 @@ use crate::linear::{LinearKernels, burns_linear_forward, burns_linear_input_grad
 use crate::norm::{NormKernels, burns_norm_train, burns_norm_train_backward};
 use crate::pool::{PoolKernels, PoolOptions, burns_max_pool_backward, burns_max_pool_with_indices};
 use crate::relu::ReluKernels;
+use crate::sgd::{SgdKernels, SgdStep, burns_sgd_step};
 
 /// The geometry of a conv of `x` by `weight`, where the CPU kernels take it: f32 tensors.
 fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOptions<2>) -> Option<Geometry> {
@@ -46,7 +47,8 @@ fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOpt
     })
 }
 
-fn tensor(data: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
+/// A kernel's values as a tensor of `shape`, without copying them.
+fn tensor(data: Vec<f32>, shape: impl Into<Shape>) -> FloatTensor<Flex> {
     FloatTensor::<Flex>::from_data(TensorData::new(data, shape))
 }
 
@@ -90,10 +92,6 @@ fn f32_matrices(tensors: [&FloatTensor<Flex>; 2]) -> bool {
     tensors.iter().all(|t| t.dtype() == DType::F32 && t.shape().num_dims() == 2)
 }
 
-fn matrix(data: Vec<f32>, shape: [usize; 2]) -> FloatTensor<Flex> {
-    FloatTensor::<Flex>::from_data(TensorData::new(data, shape))
-}
-
 impl LinearKernels for Flex {
     fn linear_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         if !f32_matrices([&x, &weight]) {
@@ -101,7 +99,7 @@ impl LinearKernels for Flex {
         }
         let ([batch, input], [_, output]) = (x.shape().dims(), weight.shape().dims());
         let dims = [batch, input, output];
-        matrix(
+        tensor(
             cpu::linear::forward(x.to_contiguous().storage(), weight.to_contiguous().storage(), dims),
             [batch, output],
         )
@@ -113,7 +111,7 @@ impl LinearKernels for Flex {
         }
         let ([input, output], [batch, _]) = (weight.shape().dims(), output_grad.shape().dims());
         let (w, dy) = (weight.to_contiguous(), output_grad.to_contiguous());
-        matrix(cpu::linear::input_grad(w.storage(), dy.storage(), [batch, input, output]), [batch, input])
+        tensor(cpu::linear::input_grad(w.storage(), dy.storage(), [batch, input, output]), [batch, input])
     }
 
     fn linear_weight_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -122,7 +120,7 @@ impl LinearKernels for Flex {
         }
         let ([batch, input], [_, output]) = (x.shape().dims(), output_grad.shape().dims());
         let (x, dy) = (x.to_contiguous(), output_grad.to_contiguous());
-        matrix(cpu::linear::weight_grad(x.storage(), dy.storage(), [batch, input, output]), [input, output])
+        tensor(cpu::linear::weight_grad(x.storage(), dy.storage(), [batch, input, output]), [input, output])
     }
 }
 
@@ -132,7 +130,7 @@ impl ReluKernels for Flex {
             return Flex::relu(x);
         }
         let shape = x.shape();
-        FloatTensor::<Flex>::from_data(TensorData::new(cpu::relu::forward(x.to_contiguous().storage()), shape))
+        tensor(cpu::relu::forward(x.to_contiguous().storage()), shape)
     }
 
     fn relu_input_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -141,7 +139,7 @@ impl ReluKernels for Flex {
         }
         let shape = x.shape();
         let dx = cpu::relu::input_grad(x.to_contiguous().storage(), output_grad.to_contiguous().storage());
-        FloatTensor::<Flex>::from_data(TensorData::new(dx, shape))
+        tensor(dx, shape)
     }
 }
 
@@ -156,8 +154,7 @@ impl DropoutKernels for Flex {
         let draws = draws.into_data().try_to_vec::<f32>().unwrap_or_default();
         let seed = draws.iter().fold(0u64, |seed, &draw| seed << 16 | draw as u64 & 0xffff);
         let shape = like.shape();
-        let mask = cpu::dropout::mask(shape.num_elements(), keep, seed);
-        FloatTensor::<Flex>::from_data(TensorData::new(mask, shape))
+        tensor(cpu::dropout::mask(shape.num_elements(), keep, seed), shape)
     }
 }
 
@@ -208,7 +205,7 @@ impl PoolKernels for Flex {
             output_grad.to_contiguous().storage(),
             indices.to_contiguous().storage(),
         );
-        tensor(dx, x.shape().dims())
+        tensor(dx, x.shape())
     }
 }
 
@@ -219,11 +216,6 @@ fn planes(x: &FloatTensor<Flex>, gamma: &FloatTensor<Flex>) -> Option<Planes> {
     }
     let [batch, channels, h, w] = x.shape().dims();
     Some(Planes { batch, channels, plane: h * w })
-}
-
-fn vector(data: Vec<f32>) -> FloatTensor<Flex> {
-    let len = data.len();
-    FloatTensor::<Flex>::from_data(TensorData::new(data, [len]))
 }
 
 impl NormKernels for Flex {
@@ -237,7 +229,7 @@ impl NormKernels for Flex {
         let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
         let (y, mean, variance) =
             norm::batch_norm_train(&p, x.to_contiguous().storage(), gamma.storage(), beta.storage(), epsilon);
-        (tensor(y, x.shape().dims()), vector(mean), vector(variance))
+        (tensor(y, x.shape()), tensor(mean, [p.channels]), tensor(variance, [p.channels]))
     }
 
     fn norm_train_backward(
@@ -261,6 +253,37 @@ impl NormKernels for Flex {
             epsilon,
             output_grad.to_contiguous().storage(),
         );
-        (tensor(dx, x.shape().dims()), vector(dgamma), vector(dbeta))
+        (tensor(dx, x.shape()), tensor(dgamma, [p.channels]), tensor(dbeta, [p.channels]))
+    }
+}
+
+/// `t` with its values in one contiguous buffer of its own size, taking it as it is where it
+/// already is (so that a tensor nothing else holds can be written in place).
+fn owned_contiguous(t: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    let contiguous = t.to_contiguous();
+    drop(t);
+    contiguous
+}
+
+impl SgdKernels for Flex {
+    fn sgd_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        velocity: FloatTensor<Self>,
+        step: SgdStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        if [&param, &grad, &velocity].iter().any(|t| t.dtype() != DType::F32) {
+            return burns_sgd_step::<Flex>(param, grad, velocity, step);
+        }
+        let (mut param, grad) = (owned_contiguous(param), grad.to_contiguous());
+        let n = param.shape().num_elements();
+        if step.momentum == 0.0 {
+            cpu::sgd::step(&mut param.storage_mut()[..n], &grad.storage()[..n], None, step);
+            return (param, velocity);
+        }
+        let mut velocity = owned_contiguous(velocity);
+        let v = &mut velocity.storage_mut()[..n];
+        cpu::sgd::step(&mut param.storage_mut()[..n], &grad.storage()[..n], Some(v), step);
+        (param, velocity)
     }
 }

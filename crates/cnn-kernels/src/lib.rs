@@ -4,10 +4,12 @@
 //! Today: the 2-d convolution on the CPU (burn-flex), whose backward pass burn-flex inherits from
 //! burn's generic one (see [`cpu`] for why that is slow). [`conv2d`] is a drop-in for
 //! `burn::tensor::module::conv2d`; its gradient comes from the [`ConvKernels`] methods of the
-//! tensor's backend: ours on Flex, burn's on the GPU. Linear layers ([`linear`]), ReLU ([`relu`]),
-//! dropout ([`dropout`]), max pooling ([`max_pool2d`]) and batch normalisation in training ([`batch_norm_train`])
-//! likewise: burn-flex copies every product's output once more, maps and draws random numbers
-//! element by element on one thread, pools through a generic 3-d kernel and normalises through a dozen tensor operations.
+//! tensor's backend: ours on Flex, burn's on the GPU. Linear layers ([`linear`]), ReLU
+//! ([`relu`]), dropout ([`dropout`]), max pooling ([`max_pool2d`]), batch normalisation in
+//! training ([`batch_norm_train`]) and the SGD update ([`sgd_step`]) likewise: burn-flex copies
+//! every product's output once more, maps and draws random numbers element by element on one
+//! thread, pools through a generic 3-d kernel and normalises through a dozen tensor operations,
+//! and burn's SGD makes a new tensor per term.
 
 pub mod cpu;
 mod dropout;
@@ -16,12 +18,14 @@ mod linear;
 mod norm;
 mod pool;
 mod relu;
+mod sgd;
 
 pub use dropout::{DropoutKernels, dropout};
 pub use linear::{LinearKernels, linear};
 pub use norm::{NormKernels, batch_norm_train};
 pub use pool::{PoolKernels, PoolOptions, max_pool2d};
 pub use relu::{ReluKernels, relu};
+pub use sgd::{SgdKernels, SgdStep, sgd_step};
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

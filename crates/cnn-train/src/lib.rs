@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod looks;
 pub mod recipe;
 pub mod run;
+pub mod sgd;
 pub mod trainer;
 
 pub use backend::{Backend, BackendKind, Capacity};

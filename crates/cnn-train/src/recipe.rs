@@ -2,10 +2,10 @@
 //! book's, and a modern one that beats it).
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 
+use crate::sgd::Sgd;
 use crate::{TrainError, TrainSpec};
 
 /// Adam's epsilon as PyTorch sets it (burn's default is 1e-5), so that a recipe means the same
@@ -62,18 +62,12 @@ impl Optimizer {
         Optimizer::AdamW { beta1: beta1(), beta2: beta2() }
     }
 
-    /// burn's optimiser for these settings.
+    /// The optimiser for these settings: burn's Adam and AdamW, and SGD with the CPU's one-pass
+    /// step ([`Sgd`]).
     pub fn init(&self, weight_decay: f64) -> ModuleOptimizer {
         let decay = (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
         match *self {
-            Optimizer::Sgd { momentum, nesterov } => {
-                SgdConfig::new()
-                    .with_weight_decay(decay)
-                    .with_momentum((momentum > 0.0).then(|| {
-                        MomentumConfig::new().with_momentum(momentum).with_dampening(0.0).with_nesterov(nesterov)
-                    }))
-                    .init()
-            }
+            Optimizer::Sgd { momentum, nesterov } => ModuleOptimizer::from(Sgd { momentum, nesterov, weight_decay }),
             Optimizer::Adam { beta1, beta2 } => AdamConfig::new()
                 .with_beta_1(beta1 as f32)
                 .with_beta_2(beta2 as f32)

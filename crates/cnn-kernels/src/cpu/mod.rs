@@ -9,8 +9,8 @@
 //! images run in parallel on rayon's pool (one thread where there is none), and each product runs
 //! on its chunk's thread.
 //!
-//! Linear layers ([`linear`]), ReLU ([`relu`]), dropout's mask ([`dropout`]), max pooling ([`pool`]) and batch normalisation of a
-//! training batch ([`norm`]) live beside it.
+//! Linear layers ([`linear`]), ReLU ([`relu`]), dropout's mask ([`dropout`]), max pooling ([`pool`]), batch normalisation of a
+//! training batch ([`norm`]) and the SGD update ([`sgd`]) live beside it.
 
 mod columns;
 pub mod dropout;
@@ -19,6 +19,7 @@ pub mod linear;
 pub mod norm;
 pub mod pool;
 pub mod relu;
+pub mod sgd;
 
 use std::cell::RefCell;
 
