@@ -1,5 +1,5 @@
 //! [`ConvKernels`], [`LinearKernels`], [`ReluKernels`], [`DropoutKernels`], [`PoolKernels`],
-//! [`NormKernels`] and [`SgdKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for other types.
+//! [`NormKernels`], [`SgdKernels`] and [`AdamKernels`] on burn-flex: the [`cpu`] kernels for f32, burn's own for other types.
 
 use burn::backend::Flex;
 use burn::backend::TensorMetadata;
@@ -8,6 +8,7 @@ use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::tensor::{DType, Distribution, FloatDType, Shape, TensorData};
 
 use crate::ConvKernels;
+use crate::adam::{AdamKernels, AdamStep, burns_adam_step};
 use crate::cpu::norm::{self, Planes};
 use crate::cpu::pool::{self, Window};
 use crate::cpu::{self, Geometry};
@@ -285,5 +286,25 @@ impl SgdKernels for Flex {
         let v = &mut velocity.storage_mut()[..n];
         cpu::sgd::step(&mut param.storage_mut()[..n], &grad.storage()[..n], Some(v), step);
         (param, velocity)
+    }
+}
+
+impl AdamKernels for Flex {
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        step: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if [&param, &grad, &moment_1, &moment_2].iter().any(|t| t.dtype() != DType::F32) {
+            return burns_adam_step::<Flex>(param, grad, moment_1, moment_2, step);
+        }
+        let (mut param, grad) = (owned_contiguous(param), grad.to_contiguous());
+        let (mut m, mut v) = (owned_contiguous(moment_1), owned_contiguous(moment_2));
+        let n = param.shape().num_elements();
+        let (p, g) = (&mut param.storage_mut()[..n], &grad.storage()[..n]);
+        cpu::adam::step(p, g, &mut m.storage_mut()[..n], &mut v.storage_mut()[..n], step);
+        (param, m, v)
     }
 }

@@ -6,11 +6,12 @@
 //! `burn::tensor::module::conv2d`; its gradient comes from the [`ConvKernels`] methods of the
 //! tensor's backend: ours on Flex, burn's on the GPU. Linear layers ([`linear`]), ReLU
 //! ([`relu`]), dropout ([`dropout`]), max pooling ([`max_pool2d`]), batch normalisation in
-//! training ([`batch_norm_train`]) and the SGD update ([`sgd_step`]) likewise: burn-flex copies
-//! every product's output once more, maps and draws random numbers element by element on one
-//! thread, pools through a generic 3-d kernel and normalises through a dozen tensor operations,
-//! and burn's SGD makes a new tensor per term.
+//! training ([`batch_norm_train`]) and the SGD and Adam updates ([`sgd_step`], [`adam_step`])
+//! likewise: burn-flex copies every product's output once more, maps and draws random numbers
+//! element by element on one thread, pools through a generic 3-d kernel and normalises through a
+//! dozen tensor operations, and burn's optimisers make a new tensor per term.
 
+mod adam;
 pub mod cpu;
 mod dropout;
 mod flex;
@@ -20,6 +21,7 @@ mod pool;
 mod relu;
 mod sgd;
 
+pub use adam::{AdamKernels, AdamStep, Correction, adam_step};
 pub use dropout::{DropoutKernels, dropout};
 pub use linear::{LinearKernels, linear};
 pub use norm::{NormKernels, batch_norm_train};

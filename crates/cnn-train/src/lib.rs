@@ -10,6 +10,7 @@
 //! - [`looks`]: what a network sees in one picture (feature maps, filters, saliency, CAM);
 //! - [`bench`]: the speed of training steps after a warm-up.
 
+pub mod adam;
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;

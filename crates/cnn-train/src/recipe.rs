@@ -1,10 +1,10 @@
 //! How a run learns: the optimiser, the learning rate at every step, and the named recipes (the
 //! book's, and a modern one that beats it).
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
+use crate::adam::Adam;
 use crate::sgd::Sgd;
 use crate::{TrainError, TrainSpec};
 
@@ -62,24 +62,20 @@ impl Optimizer {
         Optimizer::AdamW { beta1: beta1(), beta2: beta2() }
     }
 
-    /// The optimiser for these settings: burn's Adam and AdamW, and SGD with the CPU's one-pass
-    /// step ([`Sgd`]).
+    /// The optimiser for these settings: burn's arithmetic, each step one pass in place on the
+    /// CPU ([`Sgd`], [`Adam`]).
     pub fn init(&self, weight_decay: f64) -> ModuleOptimizer {
-        let decay = (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
+        let adam = |beta1: f64, beta2: f64, decoupled| Adam {
+            beta_1: beta1 as f32,
+            beta_2: beta2 as f32,
+            epsilon: ADAM_EPSILON,
+            weight_decay: weight_decay as f32,
+            decoupled,
+        };
         match *self {
             Optimizer::Sgd { momentum, nesterov } => ModuleOptimizer::from(Sgd { momentum, nesterov, weight_decay }),
-            Optimizer::Adam { beta1, beta2 } => AdamConfig::new()
-                .with_beta_1(beta1 as f32)
-                .with_beta_2(beta2 as f32)
-                .with_epsilon(ADAM_EPSILON)
-                .with_weight_decay(decay)
-                .init(),
-            Optimizer::AdamW { beta1, beta2 } => AdamWConfig::new()
-                .with_beta_1(beta1 as f32)
-                .with_beta_2(beta2 as f32)
-                .with_epsilon(ADAM_EPSILON)
-                .with_weight_decay(weight_decay as f32)
-                .init(),
+            Optimizer::Adam { beta1, beta2 } => ModuleOptimizer::from(adam(beta1, beta2, false)),
+            Optimizer::AdamW { beta1, beta2 } => ModuleOptimizer::from(adam(beta1, beta2, true)),
         }
     }
 

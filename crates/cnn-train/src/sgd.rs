@@ -74,7 +74,7 @@ impl Optimizer for Sgd {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use burn::module::{Module, Param};
     use burn::optim::decay::WeightDecayConfig;
     use burn::optim::momentum::MomentumConfig;
@@ -91,7 +91,7 @@ mod tests {
     /// More values than one parallel chunk of the CPU kernel holds.
     const LEN: usize = 40_000;
 
-    fn values(f: impl Fn(f32) -> f32) -> TensorData {
+    pub(crate) fn values(f: impl Fn(f32) -> f32) -> TensorData {
         TensorData::new((0..LEN).map(|i| f(i as f32)).collect::<Vec<f32>>(), [LEN])
     }
 
@@ -107,7 +107,7 @@ mod tests {
     /// The weights after three steps on the loss `sum(w^2 x_k)` (a gradient that depends on the
     /// weights and changes from step to step): the first with `first`, whose state is saved and
     /// loaded into `then` for the other two.
-    fn three_steps(mut first: ModuleOptimizer, then: ModuleOptimizer) -> Vec<f32> {
+    pub(crate) fn three_steps(mut first: ModuleOptimizer, then: ModuleOptimizer) -> Vec<f32> {
         let device = Device::flex().autodiff();
         let mut module = Weights { w: Param::from_tensor(Tensor::from_data(values(f32::sin), &device)) };
         let mut optim = None;

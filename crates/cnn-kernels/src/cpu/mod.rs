@@ -9,9 +9,11 @@
 //! images run in parallel on rayon's pool (one thread where there is none), and each product runs
 //! on its chunk's thread.
 //!
-//! Linear layers ([`linear`]), ReLU ([`relu`]), dropout's mask ([`dropout`]), max pooling ([`pool`]), batch normalisation of a
-//! training batch ([`norm`]) and the SGD update ([`sgd`]) live beside it.
+//! Linear layers ([`linear`]), ReLU ([`relu`]), dropout's mask ([`dropout`]), max pooling
+//! ([`pool`]), batch normalisation of a training batch ([`norm`]) and the SGD and Adam updates
+//! ([`sgd`], [`adam`]) live beside it.
 
+pub mod adam;
 mod columns;
 pub mod dropout;
 pub mod elementwise;
