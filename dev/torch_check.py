@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from torch import nn
 from torch.nn import functional as F
 
@@ -104,6 +103,8 @@ def natural(key):
 
 
 def main(path):
+    from safetensors import safe_open  # only here: d2l_reference.py imports the models without it
+
     path = Path(path)
     reference = json.loads(path.with_suffix(".reference.json").read_text())
     spec, ref = reference["spec"], reference["reference"]
