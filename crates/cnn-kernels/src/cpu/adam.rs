@@ -3,10 +3,8 @@
 
 use rayon::prelude::*;
 
+use super::elementwise::CHUNK;
 use crate::adam::{AdamStep, Correction};
-
-/// Values per task: enough to outweigh handing it to another thread.
-const CHUNK: usize = 1 << 14;
 
 /// Updates `param` and both moments by one step of `grad`.
 pub fn step(param: &mut [f32], grad: &[f32], moment_1: &mut [f32], moment_2: &mut [f32], step: AdamStep) {

@@ -5,8 +5,9 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-/// Elements per task: enough to outweigh handing it to another thread.
-const CHUNK: usize = 1 << 14;
+/// Elements per task: enough to outweigh handing it to another thread (the optimisers' passes
+/// split their parameters by it too).
+pub(crate) const CHUNK: usize = 1 << 14;
 
 /// A vector of `len` values, each chunk of which `fill` writes in full.
 fn filled(len: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {

@@ -2,10 +2,8 @@
 
 use rayon::prelude::*;
 
+use super::elementwise::CHUNK;
 use crate::sgd::SgdStep;
-
-/// Values per task: enough to outweigh handing it to another thread.
-const CHUNK: usize = 1 << 14;
 
 /// Updates `param` (and `velocity`, with momentum) by one step of `grad`.
 pub fn step(param: &mut [f32], grad: &[f32], velocity: Option<&mut [f32]>, step: SgdStep) {
