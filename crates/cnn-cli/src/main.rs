@@ -1,6 +1,7 @@
 //! `cnn`: the playground natively. `train` runs its training on wgpu (Vulkan/Metal/DX12) or the
 //! CPU; `summary` and `compare` print the layer tables the page shows.
 
+mod alloc;
 mod export;
 mod table;
 mod train;
@@ -14,6 +15,9 @@ use cnn_models::{InputSpec, ModelSpec, Preset};
 use cnn_train::bench::{Trial, measure};
 use cnn_train::inspect::{self, predict};
 use cnn_train::{Backend, BackendKind};
+
+#[global_allocator]
+static ALLOCATOR: alloc::StepAllocator = alloc::StepAllocator;
 
 #[derive(Parser)]
 #[command(name = "cnn", about = "Train the playground's CNNs on Fashion-MNIST from the command line")]
@@ -134,7 +138,7 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
+    alloc::keep_freed_memory();
     match Cli::parse().command {
         Command::Presets => {
             print!("{}", table::presets());
@@ -266,19 +270,4 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A training step allocates and frees the same large tensors every time (a VGG layer's unfolded
-/// input is tens of MB). glibc gives each allocation over 128 KB its own mapping and returns it on
-/// free, so every step faults in and zeroes those pages again; for `vgg11-r4` that cost about a
-/// fifth of a step. Keeping freed memory in the heap makes the next step reuse it.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator settings; it is called before any thread starts.
-    unsafe {
-        // 32 MB is the most glibc accepts, so larger blocks still get mappings of their own;
-        // what is freed at the heap's top is kept rather than given back.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
 }
