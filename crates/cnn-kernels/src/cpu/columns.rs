@@ -7,6 +7,8 @@
 //! The extra columns (2 x padding per output row) hold values no output keeps: the forward pass
 //! drops them, and the gradients put zeros there so they add nothing.
 
+use std::mem::MaybeUninit;
+
 use super::Geometry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,15 +73,19 @@ pub(super) fn source<'a>(
     padded: &'a mut [f32],
 ) -> &'a [f32] {
     let Layout::Wide { width, plane } = layout else { return x };
-    padded.fill(0.0);
     let [top, left] = g.padding;
-    for p in 0..images * g.c_in {
+    for (p, padded) in padded.chunks_exact_mut(plane).take(images * g.c_in).enumerate() {
+        // Zeros only around the image's rows: the rest is overwritten.
+        let mut next = 0;
         for y in 0..g.h {
-            let src = &x[(p * g.h + y) * g.w..][..g.w];
-            padded[p * plane + (top + y) * width + left..][..g.w].copy_from_slice(src);
+            let start = (top + y) * width + left;
+            padded[next..start].fill(0.0);
+            padded[start..][..g.w].copy_from_slice(&x[(p * g.h + y) * g.w..][..g.w]);
+            next = start + g.w;
         }
+        padded[next..].fill(0.0);
     }
-    padded
+    &padded[..images * g.c_in * plane]
 }
 
 /// `col[row][image * span + column]`: the input under each tap of `group` for each output column.
@@ -139,8 +145,9 @@ fn unfold_exact(g: &Geometry, x: &[f32], channel: usize, tap: [usize; 2], out: &
     }
 }
 
-/// The adjoint of [`unfold`]: adds each column entry back onto the input pixel it was read from,
-/// into `dx` (the chunk's input gradient, all channels). `padded` is scratch for `Wide`.
+/// The adjoint of [`unfold`]: sums the column entries read from each input pixel of `group`'s
+/// channels into `dx` (the chunk's input gradient, all channels), writing every value of those
+/// channels. `padded` is scratch for `Wide`; the groups must be folded in order, the first one first.
 pub(super) fn fold(
     g: &Geometry,
     layout: Layout,
@@ -148,12 +155,20 @@ pub(super) fn fold(
     col: &[f32],
     images: usize,
     padded: &mut [f32],
-    dx: &mut [f32],
+    dx: &mut [MaybeUninit<f32>],
 ) {
     let span = layout.span(g);
     let total = images * span;
     let cg = g.group_in();
+    let plane_in = g.h * g.w;
     let Layout::Wide { width, plane } = layout else {
+        // The sums start from zeros: all of them while folding the first group (groups are
+        // folded in order).
+        if group == 0 {
+            dx.fill(MaybeUninit::new(0.0));
+        }
+        // SAFETY: every value was initialised above, on this call or the first group's.
+        let dx = unsafe { &mut *(dx as *mut [MaybeUninit<f32>] as *mut [f32]) };
         for (row, channel, i, j) in taps(g, group) {
             fold_exact(g, &col[row * total..][..total], channel, [i, j], dx);
         }
@@ -173,9 +188,10 @@ pub(super) fn fold(
     for image in 0..images {
         for c in 0..cg {
             let from = &padded[(image * cg + c) * plane..];
-            let to = &mut dx[(image * g.c_in + group * cg + c) * g.h * g.w..];
+            let to = &mut dx[(image * g.c_in + group * cg + c) * plane_in..];
             for y in 0..g.h {
-                to[y * g.w..][..g.w].copy_from_slice(&from[(top + y) * width + left..][..g.w]);
+                let from = &from[(top + y) * width + left..][..g.w];
+                to[y * g.w..][..g.w].iter_mut().zip(from).for_each(|(d, v)| _ = d.write(*v));
             }
         }
     }
@@ -212,7 +228,7 @@ pub(super) fn scatter(
     result: &[f32],
     bias: Option<&[f32]>,
     images: usize,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     let (row, og, pixels) = (layout.row(g), g.group_out(), g.pixels());
     for (index, values) in result.chunks_exact(row).enumerate() {
@@ -221,6 +237,6 @@ pub(super) fn scatter(
         let channel = group * og + o;
         let add = bias.map_or(0.0, |b| b[channel]);
         let out = &mut y[(image * g.c_out + channel) * pixels + oy * g.ow..][..g.ow];
-        out.iter_mut().zip(&values[..g.ow]).for_each(|(d, v)| *d = v + add);
+        out.iter_mut().zip(&values[..g.ow]).for_each(|(d, v)| _ = d.write(v + add));
     }
 }

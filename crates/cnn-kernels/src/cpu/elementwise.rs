@@ -21,6 +21,26 @@ fn filled(len: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> V
     out
 }
 
+/// A vector of `len` values written by `write`, with no zeroing first (a pass over every value
+/// that the kernel's own writes make redundant).
+///
+/// # Safety
+/// `write` must initialise every value of the slice it is given.
+pub(crate) unsafe fn written(len: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    write(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the caller's `write` initialised the first `len` values.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `values` as memory to write. Sound because the kernels only ever store initialised values
+/// through it.
+pub(crate) fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout; nothing writes an uninitialised value back.
+    unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
+}
+
 /// `len` zeros.
 pub fn zeros(len: usize) -> Vec<f32> {
     filled(len, |_, chunk| chunk.fill(MaybeUninit::new(0.0)))

@@ -24,10 +24,12 @@ pub mod relu;
 pub mod sgd;
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
 use columns::Layout;
+use elementwise::as_uninit;
 
 /// The shape of one convolution over NCHW tensors: input `[batch, c_in, h, w]`, weights
 /// `[c_out, c_in / groups, kh, kw]`, output `[batch, c_out, oh, ow]`.
@@ -77,12 +79,13 @@ impl Geometry {
 }
 
 /// `dst = lhs * rhs` (`accumulate`: `dst += lhs * rhs`), each matrix given by its base and its
-/// (row, column) strides, on the calling thread (`Parallelism::None`) or on rayon's pool.
+/// (row, column) strides, on the calling thread (`Parallelism::None`) or on rayon's pool. Without
+/// `accumulate`, `dst` may start uninitialised: every value of it is written.
 #[allow(clippy::too_many_arguments)]
 fn product(
     parallelism: gemm::Parallelism,
     [m, n, k]: [usize; 3],
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     dst_strides: [usize; 2],
     accumulate: bool,
     lhs: &[f32],
@@ -99,7 +102,7 @@ fn product(
         if !accumulate {
             for r in 0..m {
                 for c in 0..n {
-                    dst[r * dst_strides[0] + c * dst_strides[1]] = 0.0;
+                    dst[r * dst_strides[0] + c * dst_strides[1]].write(0.0);
                 }
             }
         }
@@ -110,13 +113,14 @@ fn product(
         "product: operand too short"
     );
     // SAFETY: the asserts above keep every index gemm forms from these shapes and strides inside
-    // the slices, and `dst` is borrowed mutably, so it aliases neither operand.
+    // the slices, and `dst` is borrowed mutably, so it aliases neither operand; gemm reads `dst`
+    // only to accumulate, when the caller has initialised it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<f32>(),
             dst_strides[1] as isize,
             dst_strides[0] as isize,
             accumulate,
@@ -188,30 +192,32 @@ fn with_input_chunk<R>(
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
-    let mut y = elementwise::zeros(g.batch * g.c_out * p);
-    y.par_chunks_mut(chunk * g.c_out * p).enumerate().for_each(|(index, y)| {
-        let images = y.len() / (g.c_out * p);
-        let width = images * span;
-        with_input_chunk(g, layout, x, index * chunk, images, |source, col, result| {
-            for group in 0..g.groups {
-                columns::unfold(g, layout, group, source, images, col);
-                let weights = &w[group * og * taps..];
-                product(
-                    gemm::Parallelism::None,
-                    [og, width, taps],
-                    result,
-                    [width, 1],
-                    false,
-                    weights,
-                    [taps, 1],
-                    col,
-                    [width, 1],
-                );
-                columns::scatter(g, layout, group, result, bias, images, y);
-            }
+    let fill = |y: &mut [MaybeUninit<f32>]| {
+        y.par_chunks_mut(chunk * g.c_out * p).enumerate().for_each(|(index, y)| {
+            let images = y.len() / (g.c_out * p);
+            let width = images * span;
+            with_input_chunk(g, layout, x, index * chunk, images, |source, col, result| {
+                for group in 0..g.groups {
+                    columns::unfold(g, layout, group, source, images, col);
+                    let weights = &w[group * og * taps..];
+                    product(
+                        gemm::Parallelism::None,
+                        [og, width, taps],
+                        as_uninit(result),
+                        [width, 1],
+                        false,
+                        weights,
+                        [taps, 1],
+                        col,
+                        [width, 1],
+                    );
+                    columns::scatter(g, layout, group, result, bias, images, y);
+                }
+            });
         });
-    });
-    y
+    };
+    // SAFETY: each group's scatter writes its channels of every image of the chunk.
+    unsafe { elementwise::written(g.batch * g.c_out * p, fill) }
 }
 
 /// The gradient of the weights, `[c_out, c_in / groups, kh, kw]`, from input `x` and output
@@ -239,7 +245,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     product(
                         gemm::Parallelism::None,
                         [og, taps, width],
-                        dst,
+                        as_uninit(dst),
                         [taps, 1],
                         true,
                         grad,
@@ -266,33 +272,35 @@ pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
     let image_in = g.c_in * g.h * g.w;
-    let mut dx = elementwise::zeros(g.batch * image_in);
-    dx.par_chunks_mut(chunk * image_in).enumerate().for_each(|(index, dx)| {
-        let images = dx.len() / image_in;
-        let dy = &dy[index * chunk * g.c_out * p..];
-        let width = images * span;
-        let sizes = [taps * width, og * width, padded_size(layout, images, g.group_in())];
-        with_scratch(sizes, |col, grad, padded| {
-            for group in 0..g.groups {
-                columns::gather(g, layout, group, dy, images, grad);
-                // The weights' transpose: row `tap`, column `o` sits at `o * taps + tap`.
-                let weights = &w[group * og * taps..];
-                product(
-                    gemm::Parallelism::None,
-                    [taps, width, og],
-                    col,
-                    [width, 1],
-                    false,
-                    weights,
-                    [1, taps],
-                    grad,
-                    [width, 1],
-                );
-                columns::fold(g, layout, group, col, images, padded, dx);
-            }
+    let fill = |dx: &mut [MaybeUninit<f32>]| {
+        dx.par_chunks_mut(chunk * image_in).enumerate().for_each(|(index, dx)| {
+            let images = dx.len() / image_in;
+            let dy = &dy[index * chunk * g.c_out * p..];
+            let width = images * span;
+            let sizes = [taps * width, og * width, padded_size(layout, images, g.group_in())];
+            with_scratch(sizes, |col, grad, padded| {
+                for group in 0..g.groups {
+                    columns::gather(g, layout, group, dy, images, grad);
+                    // The weights' transpose: row `tap`, column `o` sits at `o * taps + tap`.
+                    let weights = &w[group * og * taps..];
+                    product(
+                        gemm::Parallelism::None,
+                        [taps, width, og],
+                        as_uninit(col),
+                        [width, 1],
+                        false,
+                        weights,
+                        [1, taps],
+                        grad,
+                        [width, 1],
+                    );
+                    columns::fold(g, layout, group, col, images, padded, dx);
+                }
+            });
         });
-    });
-    dx
+    };
+    // SAFETY: each group's fold writes its channels of every image of the chunk.
+    unsafe { elementwise::written(g.batch * image_in, fill) }
 }
 
 #[cfg(test)]
