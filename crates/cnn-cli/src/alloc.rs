@@ -5,8 +5,8 @@
 //! the kernel zeroes) those pages again. [`keep_freed_memory`] raises the threshold to glibc's
 //! most, 32 MB, and stops it trimming its heap; [`StepAllocator`] keeps the larger blocks, which
 //! no setting keeps (`vgg11-r4`'s 4096x4096 weight gradient, 64 MB: 16,500 page faults, about a
-//! tenth of a step at batch 32). No allocator crate tried does this: mimalloc faulted more than
-//! glibc here, jemalloc slowed steps by a third.
+//! tenth of a step at batch 32). The allocators tried in glibc's place were slower here (Debian's
+//! mimalloc 2.0.9 and jemalloc 5.3: see the README's Speed section).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::{Mutex, PoisonError};
