@@ -11,14 +11,13 @@ pub(crate) const CHUNK: usize = 1 << 14;
 
 /// A vector of `len` values, each chunk of which `fill` writes in full.
 fn filled(len: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
-    let mut out = Vec::with_capacity(len);
-    out.spare_capacity_mut()[..len].par_chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| {
-        fill(index * CHUNK, chunk);
-    });
     // SAFETY: the chunks cover the first `len` values, and every caller's `fill` writes each value
     // of its chunk (the loops below run over the chunk itself).
-    unsafe { out.set_len(len) };
-    out
+    unsafe {
+        written(len, |out| {
+            out.par_chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index * CHUNK, chunk));
+        })
+    }
 }
 
 /// A vector of `len` values written by `write`, with no zeroing first (a pass over every value
