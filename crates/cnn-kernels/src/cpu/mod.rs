@@ -22,6 +22,7 @@ pub mod norm;
 pub mod pool;
 pub mod relu;
 pub mod sgd;
+mod winograd;
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -190,6 +191,9 @@ fn with_input_chunk<R>(
 
 /// The forward pass: `[batch, c_out, oh, ow]` from input `x`, weights `w` and an optional bias.
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::forward(g, x, w, bias);
+    }
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
     let fill = |y: &mut [MaybeUninit<f32>]| {
@@ -221,54 +225,66 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<
 }
 
 /// The gradient of the weights, `[c_out, c_in / groups, kh, kw]`, from input `x` and output
-/// gradient `dy`. The chunks are split into a fixed number of runs of consecutive chunks, each
-/// summed into its own copy, and the copies are added in order: the same sums in the same order on
-/// every call, so a run repeats to the bit (work stealing would otherwise pick the order).
+/// gradient `dy`.
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::weight_grad(g, x, dy);
+    }
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
-    let size = g.c_out * taps;
-    let chunks = g.batch.div_ceil(chunk);
+    summed_in_runs(g.batch.div_ceil(chunk), g.c_out * taps, |index, dw| {
+        let first = index * chunk;
+        let images = chunk.min(g.batch - first);
+        let dy = &dy[first * g.c_out * p..];
+        let width = images * span;
+        with_input_chunk(g, layout, x, first, images, |source, col, grad| {
+            for group in 0..g.groups {
+                columns::unfold(g, layout, group, source, images, col);
+                columns::gather(g, layout, group, dy, images, grad);
+                let dst = &mut dw[group * og * taps..];
+                product(
+                    gemm::Parallelism::None,
+                    [og, taps, width],
+                    as_uninit(dst),
+                    [taps, 1],
+                    true,
+                    grad,
+                    [width, 1],
+                    col,
+                    [1, width],
+                );
+            }
+        });
+    })
+}
+
+/// The sum over chunks `0..chunks` of what `add(chunk, sum)` adds into a zeroed `size`-value sum.
+/// The chunks are split into a fixed number of runs of consecutive chunks, each summed into its
+/// own copy, and the copies are added in order: the same sums in the same order on every call, so
+/// a run repeats to the bit (work stealing would otherwise pick the order).
+fn summed_in_runs(chunks: usize, size: usize, add: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     let runs = chunks.min(2 * rayon::current_num_threads()).max(1);
     let partial = |run: usize| {
-        let mut dw = vec![0.0; size];
+        let mut sum = vec![0.0; size];
         for index in run * chunks / runs..(run + 1) * chunks / runs {
-            let first = index * chunk;
-            let images = chunk.min(g.batch - first);
-            let dy = &dy[first * g.c_out * p..];
-            let width = images * span;
-            with_input_chunk(g, layout, x, first, images, |source, col, grad| {
-                for group in 0..g.groups {
-                    columns::unfold(g, layout, group, source, images, col);
-                    columns::gather(g, layout, group, dy, images, grad);
-                    let dst = &mut dw[group * og * taps..];
-                    product(
-                        gemm::Parallelism::None,
-                        [og, taps, width],
-                        as_uninit(dst),
-                        [taps, 1],
-                        true,
-                        grad,
-                        [width, 1],
-                        col,
-                        [1, width],
-                    );
-                }
-            });
+            add(index, &mut sum);
         }
-        dw
+        sum
     };
     let partials: Vec<Vec<f32>> = (0..runs).into_par_iter().map(partial).collect();
     let mut partials = partials.into_iter();
-    let mut dw = partials.next().unwrap_or_else(|| vec![0.0; size]);
+    let mut sum = partials.next().unwrap_or_else(|| vec![0.0; size]);
     for other in partials {
-        dw.iter_mut().zip(&other).for_each(|(a, b)| *a += b);
+        sum.iter_mut().zip(&other).for_each(|(a, b)| *a += b);
     }
-    dw
+    sum
 }
 
 /// The gradient of the input, `[batch, c_in, h, w]`, from weights `w` and output gradient `dy`.
 pub fn input_grad(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::input_grad(g, w, dy);
+    }
     let (layout, og, taps, chunk) = (Layout::of(g), g.group_out(), g.taps(), g.chunk());
     let (p, span) = (g.pixels(), layout.span(g));
     let image_in = g.c_in * g.h * g.w;
@@ -395,6 +411,12 @@ mod tests {
             geometry([3, 8, 6, 6], 12, [3, 1, 1, 1, 4]),
             geometry([2, 3, 10, 11], 2, [3, 1, 2, 2, 1]),
             geometry([2, 3, 5, 5], 2, [5, 1, 0, 1, 1]),
+            // Winograd's tiles: even and odd sides (a half tile at the edge), maps of 1 to 3
+            // pixels, more output channels than input and the reverse.
+            geometry([3, 16, 8, 6], 24, [3, 1, 1, 1, 1]),
+            geometry([2, 20, 7, 5], 16, [3, 1, 1, 1, 1]),
+            geometry([9, 16, 3, 3], 16, [3, 1, 1, 1, 1]),
+            geometry([4, 16, 1, 2], 17, [3, 1, 1, 1, 1]),
         ]
     }
 
@@ -408,6 +430,9 @@ mod tests {
                 (0..g.batch * g.c_out * g.pixels()).map(|i| bias[i / g.pixels() % g.c_out]).collect();
             each_term(&g, |y, xi, wi| expected[y] += x[xi] * w[wi]);
             assert_close(&forward(&g, &x, &w, Some(&bias)), &expected, &format!("{g:?} forward"));
+            if winograd::fits(&g) {
+                assert_close(&winograd::forward(&g, &x, &w, Some(&bias)), &expected, &format!("{g:?} Winograd"));
+            }
         }
     }
 
@@ -424,18 +449,26 @@ mod tests {
             });
             assert_close(&input_grad(&g, &w, &dy), &dx, &format!("{g:?} input gradient"));
             assert_close(&weight_grad(&g, &x, &dy), &dw, &format!("{g:?} weight gradient"));
+            if winograd::fits(&g) {
+                assert_close(&winograd::input_grad(&g, &w, &dy), &dx, &format!("{g:?} Winograd input gradient"));
+                assert_close(&winograd::weight_grad(&g, &x, &dy), &dw, &format!("{g:?} Winograd weight gradient"));
+            }
         }
     }
 
     #[test]
     fn the_weight_gradient_repeats_to_the_bit() {
-        // 3x3 maps: many chunks of several images each, summed on every thread.
-        let g = geometry([96, 8, 3, 3], 8, [3, 1, 1, 1, 1]);
-        let x = values(g.batch * g.c_in * g.h * g.w, 7);
-        let dy = values(g.batch * g.c_out * g.pixels(), 8);
-        let first = weight_grad(&g, &x, &dy);
-        for _ in 0..20 {
-            assert!(weight_grad(&g, &x, &dy) == first, "a second call summed in another order");
+        // 3x3 maps: many chunks of several images each, summed on every thread (unfolded, then
+        // in Winograd's tiles).
+        for channels in [8, 16] {
+            let g = geometry([96, channels, 3, 3], channels, [3, 1, 1, 1, 1]);
+            let x = values(g.batch * g.c_in * g.h * g.w, 7);
+            let dy = values(g.batch * g.c_out * g.pixels(), 8);
+            let grad = if winograd::fits(&g) { winograd::weight_grad } else { weight_grad };
+            let first = grad(&g, &x, &dy);
+            for _ in 0..20 {
+                assert!(grad(&g, &x, &dy) == first, "a second call summed in another order");
+            }
         }
     }
 
