@@ -338,6 +338,17 @@ fn channels_first(maps: Maps, copy: &[f32], images: usize, y: &mut [MaybeUninit<
     }
 }
 
+/// The `channels` values of one tile in each of the sixteen [`spaced`] planes of `[position][tile]
+/// [channel]` values, to write.
+#[inline(always)]
+fn tile_values(planes: &mut [f32], tiles: usize, channels: usize, tile: usize) -> [&mut [f32]; POSITIONS] {
+    let mut planes = planes.chunks_exact_mut(spaced(tiles * channels));
+    std::array::from_fn(|_| {
+        let plane = planes.next().expect("sixteen positions");
+        &mut plane[tile * channels..][..channels]
+    })
+}
+
 /// `B^T` (or `B` from the right) on four values.
 #[inline(always)]
 fn input_sums([d0, d1, d2, d3]: [f32; 4]) -> [f32; 4] {
@@ -358,11 +369,7 @@ fn transform_input(maps: Maps, channels: usize, copy: &[f32], images: usize, v: 
                     let pixel = (image * rows + 2 * tile_row + n / 4) * cols + 2 * tile_col + n % 4;
                     &copy[pixel * channels..][..channels]
                 });
-                let mut planes = v.chunks_exact_mut(spaced(tiles * channels));
-                let out: [&mut [f32]; POSITIONS] = std::array::from_fn(|_| {
-                    let plane = planes.next().expect("sixteen positions");
-                    &mut plane[tile * channels..][..channels]
-                });
+                let out = tile_values(v, tiles, channels, tile);
                 for c in 0..channels {
                     let rows: [[f32; 4]; 4] = {
                         let columns: [[f32; 4]; 4] =
@@ -400,11 +407,7 @@ fn transform_output_grad(maps: Maps, copy: &[f32], images: usize, m: &mut [f32])
                     let pixel = (image * 2 * tile_rows + 2 * tile_row + n / 2) * cols + 2 * tile_col + n % 2;
                     &copy[pixel * channels..][..channels]
                 });
-                let mut planes = m.chunks_exact_mut(spaced(tiles * channels));
-                let out: [&mut [f32]; POSITIONS] = std::array::from_fn(|_| {
-                    let plane = planes.next().expect("sixteen positions");
-                    &mut plane[tile * channels..][..channels]
-                });
+                let out = tile_values(m, tiles, channels, tile);
                 for c in 0..channels {
                     // `A dy`, one column of the block at a time; then each row through `A`.
                     let columns = [0, 1].map(|side| gradient_spread(dy[side][c], dy[2 + side][c]));
