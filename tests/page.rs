@@ -161,8 +161,12 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     assert_eq!(value(&client, "recipe").await, "", "edited settings are no longer d2l's recipe");
     click(&client, "train").await;
     wait_for(&client, "status", 180, |s| s == "Done.").await;
-    let label =
-        if cores == "1" { "CPU (burn flex)".to_string() } else { format!("CPU (burn flex) on {cores} threads") };
+    // Chromium has relaxed SIMD, so the threaded worker runs its relaxed build.
+    let label = if cores == "1" {
+        "CPU (burn flex)".to_string()
+    } else {
+        format!("CPU (burn flex) on {cores} threads, relaxed SIMD")
+    };
     assert_eq!(text(&client, "backend").await, label);
     assert_eq!(
         text(&client, "backend-why").await,
@@ -664,4 +668,30 @@ async fn runs_stored_by_older_and_newer_pages_are_read_or_named() {
     let accuracy = wait_for_chart(&client, "accuracy-chart", 10, |c| c["series"][2][1] == 1).await;
     assert_eq!(accuracy["series"][0][1], 0, "{accuracy}");
     client.close().await.expect("close the browser");
+}
+
+/// The threaded trainer's two builds in an engine without relaxed SIMD and in one with it (Node's
+/// V8, where a flag turns it on or off; Chromium here always has it, so the page's own runs take
+/// the relaxed build): the plain build loads in both, and the relaxed one exactly where the
+/// loader's probe (`relaxed_simd.js`) says so, so no browser is handed a build it refuses.
+#[test]
+fn the_threaded_trainer_has_a_build_for_engines_without_relaxed_simd() {
+    const CHECK: &str = r#"
+        import { readFileSync } from "node:fs";
+        const dist = process.argv[1];
+        const { relaxedSimd } = await import(new URL("relaxed_simd.js", `file://${dist}/`));
+        const loads = name => WebAssembly.validate(readFileSync(`${dist}/${name}`));
+        const [plain, relaxed] = ["trainer_threads_bg.wasm", "trainer_threads_relaxed_bg.wasm"].map(loads);
+        console.log(JSON.stringify({ relaxedSimd, plain, relaxed }));
+    "#;
+    for (flag, has) in [("--no-experimental-wasm-relaxed-simd", false), ("--experimental-wasm-relaxed-simd", true)] {
+        let output = std::process::Command::new("node")
+            .args([flag, "--input-type=module", "-e", CHECK])
+            .arg(dist())
+            .output()
+            .expect("node runs (dev/setup.sh needs it for npm)");
+        assert!(output.status.success(), "node {flag}: {}", String::from_utf8_lossy(&output.stderr));
+        let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the check's JSON");
+        assert_eq!(seen, serde_json::json!({ "relaxedSimd": has, "plain": true, "relaxed": has }), "node {flag}");
+    }
 }

@@ -4,5 +4,5 @@
 
 fn main() {
     console_error_panic_hook::set_once();
-    cnn_worker::worker::run(1);
+    cnn_worker::worker::run(cnn_worker::worker::Cpu { threads: 1, relaxed_simd: false });
 }

@@ -21,10 +21,18 @@ use crate::data;
 use crate::protocol::{FromWorker, Inspection, Picture, ToWorker, from_js, to_js};
 use crate::store;
 
+/// The CPU this worker trains on: its threads, and whether its build multiplies and adds in one
+/// relaxed-SIMD instruction (the threaded trainer's build for engines that have relaxed SIMD).
+#[derive(Clone, Copy, Debug)]
+pub struct Cpu {
+    pub threads: usize,
+    pub relaxed_simd: bool,
+}
+
 struct State {
     data: Option<Rc<(Dataset, Dataset)>>,
     cancel: Cancel,
-    cpu_threads: usize,
+    cpu: Cpu,
 }
 
 fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {
@@ -32,11 +40,15 @@ fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {
     let _ = scope.post_message(&to_js(message));
 }
 
-/// Opens `kind`, naming the CPU's threads where there is more than one.
-async fn open(kind: BackendKind, cpu_threads: usize) -> Result<Backend, TrainError> {
+/// Opens `kind`, naming the CPU's threads where there is more than one, and relaxed SIMD where
+/// the build uses it (its speed differs from the plain build's).
+async fn open(kind: BackendKind, cpu: Cpu) -> Result<Backend, TrainError> {
     let mut backend = Backend::open(kind).await?;
-    if backend.kind == BackendKind::Cpu && cpu_threads > 1 {
-        backend.label = format!("{} on {cpu_threads} threads", backend.label);
+    if backend.kind == BackendKind::Cpu && cpu.threads > 1 {
+        backend.label = format!("{} on {} threads", backend.label, cpu.threads);
+    }
+    if backend.kind == BackendKind::Cpu && cpu.relaxed_simd {
+        backend.label = format!("{}, relaxed SIMD", backend.label);
     }
     Ok(backend)
 }
@@ -75,7 +87,7 @@ fn answer(
     state: &Rc<RefCell<State>>,
     scope: DedicatedWorkerGlobalScope,
 ) {
-    let cpu_threads = state.borrow().cpu_threads;
+    let cpu = state.borrow().cpu;
     match message {
         // Answered as they arrive, before the data is asked for (see `run`).
         ToWorker::Cancel | ToWorker::Pause(_) => {}
@@ -95,7 +107,7 @@ fn answer(
                         }
                         None => None,
                     };
-                    let backend = open(backend, cpu_threads).await?;
+                    let backend = open(backend, cpu).await?;
                     post(&scope, &FromWorker::Backend { label: backend.label.clone(), why: None });
                     let keep = run.map(|id| {
                         let scope = scope.clone();
@@ -129,7 +141,7 @@ fn answer(
         ToWorker::Evaluate { run, test_images, backend } => spawn_local(async move {
             let result = async {
                 let checkpoint = checkpoint_of(run).await?;
-                let backend = open(backend, cpu_threads).await.map_err(|e| e.to_string())?;
+                let backend = open(backend, cpu).await.map_err(|e| e.to_string())?;
                 let test_set = data.1.head(test_images);
                 let stats = evaluate(&checkpoint, &test_set, &backend).await.map_err(|e| e.to_string())?;
                 Ok((stats.loss, stats.correct as f32 / stats.examples.max(1) as f32, stats.examples))
@@ -141,8 +153,8 @@ fn answer(
             let result = async {
                 let checkpoint = checkpoint_of(run).await?;
                 // On the CPU whatever trained it: the weights are read back at once.
-                let cpu = Backend::open(BackendKind::Cpu).await.map_err(|e| e.to_string())?;
-                let device = cpu.device.clone().without_autodiff();
+                let on_cpu = Backend::open(BackendKind::Cpu).await.map_err(|e| e.to_string())?;
+                let device = on_cpu.device.clone().without_autodiff();
                 cnn_train::export::safetensors(&checkpoint, &device).map_err(|e| e.to_string())
             }
             .await;
@@ -158,7 +170,7 @@ fn answer(
             let test_set = data.1.head(test_images);
             let result = async {
                 let checkpoint = checkpoint_of(run).await?;
-                let backend = open(backend, cpu_threads).await.map_err(|e| e.to_string())?;
+                let backend = open(backend, cpu).await.map_err(|e| e.to_string())?;
                 let predictions =
                     inspect::predict(&checkpoint, &test_set, &backend).await.map_err(|e| e.to_string())?;
                 let filters = looks::filters(&checkpoint, &backend).await.map_err(|e| e.to_string())?;
@@ -179,7 +191,7 @@ fn answer(
                         cnn_data::convert::from_rgba(width, height, bytes, size).map_err(|e| e.to_string())
                     }
                 }?;
-                let backend = open(backend, cpu_threads).await.map_err(|e| e.to_string())?;
+                let backend = open(backend, cpu).await.map_err(|e| e.to_string())?;
                 looks::look(&checkpoint, &pixels, ask, &backend).await.map_err(|e| e.to_string())
             }
             .await;
@@ -187,7 +199,7 @@ fn answer(
         }),
         ToWorker::Bench { model, trial, backend } => spawn_local(async move {
             let result = async {
-                let backend = open(backend, cpu_threads).await?;
+                let backend = open(backend, cpu).await?;
                 let speed = measure(&model, trial, &data.0, &backend).await?;
                 Ok::<_, TrainError>(FromWorker::Speed { backend: backend.label, speed })
             }
@@ -207,11 +219,11 @@ fn report_panics() {
 }
 
 /// Loads the data and answers the page's messages for as long as the worker lives; its CPU
-/// backend runs on `cpu_threads` threads.
-pub fn run(cpu_threads: usize) {
+/// backend runs as `cpu` says.
+pub fn run(cpu: Cpu) {
     report_panics();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let state = Rc::new(RefCell::new(State { data: None, cancel: Cancel::default(), cpu_threads }));
+    let state = Rc::new(RefCell::new(State { data: None, cancel: Cancel::default(), cpu }));
 
     let on_message = {
         let (scope, state) = (scope.clone(), state.clone());
@@ -237,7 +249,7 @@ pub fn run(cpu_threads: usize) {
         match loaded {
             Ok((train_set, test_set)) => {
                 let (train_images, test_images) = (train_set.len(), test_set.len());
-                post(&scope, &FromWorker::Loaded { train_images, test_images, cpu_threads });
+                post(&scope, &FromWorker::Loaded { train_images, test_images, cpu_threads: cpu.threads });
                 state.borrow_mut().data = Some(Rc::new((train_set, test_set)));
             }
             Err(message) => post(&scope, &FromWorker::LoadFailed(message)),

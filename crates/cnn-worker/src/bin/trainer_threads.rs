@@ -1,5 +1,6 @@
 //! The CPU training worker on every core. Its loader (`trainer_threads_loader.js` in `dist/`)
-//! initialises the wasm and calls [`start`], which starts rayon's pool (one sub-worker per thread,
+//! picks one of its two builds (with relaxed SIMD where the engine has it, else plain simd128),
+//! initialises it and calls [`start`], which starts rayon's pool (one sub-worker per thread,
 //! sharing this worker's memory) before the worker takes messages. The page thread never waits
 //! on the pool: only this worker blocks while the pool computes.
 
@@ -24,6 +25,7 @@ pub async fn start(threads: usize) -> Result<(), JsValue> {
     console_error_panic_hook::set_once();
     JsFuture::from(init_thread_pool(threads.max(1))).await?;
     gemm::set_threading_threshold(GEMM_THREADING_THRESHOLD);
-    cnn_worker::worker::run(rayon::current_num_threads());
+    let relaxed_simd = cfg!(feature = "relaxed-simd");
+    cnn_worker::worker::run(cnn_worker::worker::Cpu { threads: rayon::current_num_threads(), relaxed_simd });
     Ok(())
 }
