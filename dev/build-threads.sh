@@ -3,8 +3,10 @@
 # trunk's post-build hook (Trunk.toml), or into $1. Threads in wasm need what stable Rust lacks:
 # std rebuilt with atomics (nightly's build-std), shared memory, and wasm-bindgen's thread glue.
 # It has its own target dir: other rustflags and another std than the page's build.
-# Two builds, one glue: `trainer_threads_bg.wasm` (simd128) and `trainer_threads_relaxed_bg.wasm`
-# (gemm's products with relaxed SIMD's multiply-add, for engines that have it); the loader picks.
+# Two builds, each in its own folder with its own JS glue: `threads/plain/` (simd128) and
+# `threads/relaxed/` (gemm's products with relaxed SIMD's multiply-add, for engines that have it);
+# the loader picks one. The glue names functions by their index in the wasm, which differs between
+# the builds, and the pool's sub-workers import the glue beside the wasm they run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source dev/env.sh
@@ -19,8 +21,7 @@ flags=(-C target-feature=+atomics,+bulk-memory,+simd128
   -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base)
 cargo_profile=(--release)
 [ "$profile" = release ] || cargo_profile=()
-staged=$(mktemp -d)
-trap 'rm -rf "$staged"' EXIT
+rm -rf "$out/threads"
 # Both builds share the target dir: only the crates above gemm-f32 differ between them.
 for build in plain relaxed; do
   features=threads
@@ -28,13 +29,8 @@ for build in plain relaxed; do
   RUSTFLAGS="${flags[*]}" cargo +nightly build -Z build-std=panic_abort,std \
     --target wasm32-unknown-unknown --target-dir "$target" "${cargo_profile[@]}" \
     -p cnn-worker --bin trainer-threads --no-default-features --features "$features"
-  wasm-bindgen --target web --no-typescript --out-dir "$staged/$build" --out-name trainer_threads \
+  wasm-bindgen --target web --no-typescript --out-dir "$out/threads/$build" --out-name trainer_threads \
     "$target/wasm32-unknown-unknown/$profile/trainer-threads.wasm"
 done
-# One glue serves both: the builds differ only inside gemm's kernels, never in what they import.
-cmp -s "$staged/plain/trainer_threads.js" "$staged/relaxed/trainer_threads.js" ||
-  { echo "the two threaded builds need different JS glue" >&2; exit 1; }
-cp -r "$staged/plain/." "$out/"
-cp "$staged/relaxed/trainer_threads_bg.wasm" "$out/trainer_threads_relaxed_bg.wasm"
 cp crates/cnn-worker/threads_loader.js "$out/trainer_threads_loader.js"
 cp crates/cnn-worker/relaxed_simd.js "$out/relaxed_simd.js"

@@ -361,8 +361,9 @@ async fn numbers(client: &fantoccini::Client, selector: &str, name: &str) -> Vec
 }
 
 /// Inside the run just trained: the confusion matrix holds every test image, a cell opens its
-/// images, a drawing gets ten probabilities that sum to 1, a file that is not an image gets a
-/// sentence, and the feature maps of a layer have its channels.
+/// images, a drawing and a picture file (decoded by the browser) get ten probabilities that sum
+/// to 1, a file that is not an image gets a sentence, and the feature maps of a layer have its
+/// channels.
 async fn inspect_the_run(client: &fantoccini::Client, files: &std::path::Path) {
     use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 
@@ -416,11 +417,7 @@ async fn inspect_the_run(client: &fantoccini::Client, files: &std::path::Path) {
         .then(pen(0.0, -120.0))
         .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
     client.perform_actions(stroke).await.expect("draw");
-    let caption = wait_for(client, "look-caption", 60, |c| c.starts_with("Your drawing")).await;
-    let probabilities = numbers(client, "#probabilities tr", "data-p").await;
-    assert_eq!(probabilities.len(), 10, "{caption}");
-    let sum: f64 = probabilities.iter().sum();
-    assert!((sum - 1.0).abs() < 1e-4, "{probabilities:?} sum to {sum}");
+    ten_probabilities(client, "Your drawing").await;
     screenshots(client, "drawing", "draw").await;
 
     // The third layer's feature maps: as many as its channels.
@@ -428,13 +425,53 @@ async fn inspect_the_run(client: &fantoccini::Client, files: &std::path::Path) {
     assert!(wait_for_maps(client).await > 0);
     screenshots(client, "feature-maps", "feature-maps").await;
 
+    // A picture file, decoded by the browser: a light square on a dark ground, 60x40 px.
     std::fs::create_dir_all(files).expect("a folder for files");
+    let picture = files.join("square.bmp");
+    std::fs::write(&picture, bmp(60, 40, |x, y| if (20..40).contains(&x) && (10..30).contains(&y) { 230 } else { 20 }))
+        .expect("write a picture");
+    let input = client.find(Locator::Id("picture-file")).await.expect("the picture field");
+    input.send_keys(&picture.display().to_string()).await.expect("pick the picture");
+    ten_probabilities(client, "“square.bmp”").await;
+    screenshots(client, "picture", "look-caption").await;
+
     let junk = files.join("notes.txt");
     std::fs::write(&junk, "not a picture").expect("write a file");
     let input = client.find(Locator::Id("picture-file")).await.expect("the picture field");
     input.send_keys(&junk.display().to_string()).await.expect("pick the file");
     let note = wait_for(client, "look-note", 60, |n| n.starts_with("“notes.txt” cannot")).await;
-    assert!(note.starts_with("“notes.txt” cannot be looked at: this file is not an image the page reads"), "{note}");
+    assert!(note.starts_with("“notes.txt” cannot be looked at: this file is not an image the browser reads"), "{note}");
+}
+
+/// A grey `width` x `height` picture as a 24-bit BMP file (rows bottom-up, each padded to 4 bytes).
+fn bmp(width: u32, height: u32, grey: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+    let row = (width * 3).div_ceil(4) * 4;
+    let size = 54 + row * height;
+    let mut file = Vec::with_capacity(size as usize);
+    file.extend_from_slice(b"BM");
+    for value in [size, 0, 54, 40, width, height] {
+        file.extend_from_slice(&value.to_le_bytes());
+    }
+    file.extend_from_slice(&1u16.to_le_bytes());
+    file.extend_from_slice(&24u16.to_le_bytes());
+    file.extend_from_slice(&[0; 24]);
+    for y in (0..height).rev() {
+        for x in 0..width {
+            file.extend_from_slice(&[grey(x, y); 3]);
+        }
+        file.resize(file.len() + (row - width * 3) as usize, 0);
+    }
+    file
+}
+
+/// The look at the picture whose caption starts with `caption`, once shown: ten class
+/// probabilities that sum to 1.
+async fn ten_probabilities(client: &fantoccini::Client, caption: &str) {
+    let caption = wait_for(client, "look-caption", 60, |c| c.starts_with(caption)).await;
+    let probabilities = numbers(client, "#probabilities tr", "data-p").await;
+    assert_eq!(probabilities.len(), 10, "{caption}");
+    let sum: f64 = probabilities.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{probabilities:?} sum to {sum}");
 }
 
 /// The feature maps drawn once the worker answers, checked against the heading's count.
@@ -681,7 +718,7 @@ fn the_threaded_trainer_has_a_build_for_engines_without_relaxed_simd() {
         const dist = process.argv[1];
         const { relaxedSimd } = await import(new URL("relaxed_simd.js", `file://${dist}/`));
         const loads = name => WebAssembly.validate(readFileSync(`${dist}/${name}`));
-        const [plain, relaxed] = ["trainer_threads_bg.wasm", "trainer_threads_relaxed_bg.wasm"].map(loads);
+        const [plain, relaxed] = ["plain", "relaxed"].map(build => loads(`threads/${build}/trainer_threads_bg.wasm`));
         console.log(JSON.stringify({ relaxedSimd, plain, relaxed }));
     "#;
     for (flag, has) in [("--no-experimental-wasm-relaxed-simd", false), ("--experimental-wasm-relaxed-simd", true)] {

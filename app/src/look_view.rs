@@ -104,13 +104,15 @@ pub fn LookView(inspector: Inspector, inspected: Arc<Inspected>) -> impl IntoVie
         _ => inspector.look_note.set(Some(format!("Choose a test image from 0 to {last}."))),
     };
     let drawn = Callback::new(move |(width, height, rgba): (u32, u32, Vec<u8>)| {
-        inspector.look_at(Picture::Drawn { width, height }, rgba, "your drawing".into())
+        inspector.look_at(Picture::Pixels { width, height }, rgba, "your drawing".into())
     });
     let upload = move |file: web_sys::File| {
         let name = file.name();
         leptos::task::spawn_local(async move {
-            match files::read(&file).await {
-                Ok(bytes) => inspector.look_at(Picture::File, bytes, format!("“{name}”")),
+            match files::pixels(&file).await {
+                Ok((width, height, rgba)) => {
+                    inspector.look_at(Picture::Pixels { width, height }, rgba, format!("“{name}”"))
+                }
                 Err(why) => inspector.look_note.set(Some(format!("“{name}” cannot be looked at: {why}."))),
             }
         });

@@ -8,20 +8,13 @@ use crate::{PIXEL_MEAN, PIXEL_STD};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConvertError {
-    #[error("this file is not an image the page reads (PNG, JPEG, GIF, WebP or BMP): {0}")]
-    NotAnImage(String),
     #[error("the image has no pixels, or fewer than its size says")]
     Empty,
 }
 
-/// The image in `bytes` (PNG, JPEG, GIF, WebP or BMP), converted as [`convert`] does.
-pub fn from_file(bytes: &[u8], size: usize) -> Result<Vec<f32>, ConvertError> {
-    let image = image::load_from_memory(bytes).map_err(|e| ConvertError::NotAnImage(e.to_string()))?;
-    convert(&image, size)
-}
-
-/// A picture drawn on a page's canvas (`width * height` RGBA pixels, as `getImageData` gives
-/// them), converted as [`convert`] does.
+/// A picture from a page's canvas (`width * height` RGBA pixels, as `getImageData` gives them: a
+/// drawing, or a file the browser decoded), converted as [`convert`] does. Files are decoded by
+/// the browser, not here: it reads more formats, and the trainer's wasm carries no decoders.
 pub fn from_rgba(width: u32, height: u32, rgba: Vec<u8>, size: usize) -> Result<Vec<f32>, ConvertError> {
     let image = image::RgbaImage::from_raw(width, height, rgba).ok_or(ConvertError::Empty)?;
     convert(&DynamicImage::ImageRgba8(image), size)
@@ -58,7 +51,7 @@ fn border_mean(grey: &GrayImage) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use image::{ImageFormat, Rgb, RgbImage};
+    use image::{Rgb, RgbImage};
 
     use super::*;
 
@@ -93,16 +86,6 @@ mod tests {
         let photo = convert(&picture([250, 250, 250], [5, 5, 5]), 28).unwrap();
         let data_like = convert(&picture([5, 5, 5], [250, 250, 250]), 28).unwrap();
         assert_eq!(photo, data_like);
-    }
-
-    #[test]
-    fn files_are_decoded_and_a_file_that_is_no_image_gets_a_sentence() {
-        let mut png = std::io::Cursor::new(Vec::new());
-        picture([0, 0, 0], [255, 255, 255]).write_to(&mut png, ImageFormat::Png).unwrap();
-        let decoded = from_file(png.get_ref(), 28).unwrap();
-        assert_eq!(decoded, convert(&picture([0, 0, 0], [255, 255, 255]), 28).unwrap());
-        let error = from_file(b"name,accuracy\nvgg,0.9\n", 28).unwrap_err();
-        assert!(error.to_string().starts_with("this file is not an image the page reads"), "{error}");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub enum ToWorker {
         backend: BackendKind,
         picture: Picture,
         ask: Ask,
-        /// A file's bytes, or a canvas's RGBA pixels (see [`Picture`]).
+        /// RGBA pixels for [`Picture::Pixels`], else empty.
         #[serde(skip)]
         bytes: Vec<u8>,
     },
@@ -72,10 +72,8 @@ pub enum ToWorker {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Picture {
     Test(usize),
-    /// An image file (PNG, JPEG, GIF, WebP or BMP).
-    File,
-    /// A canvas's pixels, RGBA.
-    Drawn {
+    /// RGBA pixels: a drawing, or a picked file the page had the browser decode.
+    Pixels {
         width: u32,
         height: u32,
     },

@@ -186,8 +186,7 @@ fn answer(
                 let size = checkpoint.spec.image_size;
                 let pixels = match picture {
                     Picture::Test(index) => looks::test_picture(&checkpoint, &data.1, index).map_err(|e| e.to_string()),
-                    Picture::File => cnn_data::convert::from_file(&bytes, size).map_err(|e| e.to_string()),
-                    Picture::Drawn { width, height } => {
+                    Picture::Pixels { width, height } => {
                         cnn_data::convert::from_rgba(width, height, bytes, size).map_err(|e| e.to_string())
                     }
                 }?;
