@@ -437,7 +437,6 @@ async fn inspect_the_run(client: &fantoccini::Client, files: &std::path::Path) {
 
     let junk = files.join("notes.txt");
     std::fs::write(&junk, "not a picture").expect("write a file");
-    let input = client.find(Locator::Id("picture-file")).await.expect("the picture field");
     input.send_keys(&junk.display().to_string()).await.expect("pick the file");
     let note = wait_for(client, "look-note", 60, |n| n.starts_with("“notes.txt” cannot")).await;
     assert!(note.starts_with("“notes.txt” cannot be looked at: this file is not an image the browser reads"), "{note}");

@@ -4,9 +4,7 @@
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlAnchorElement, HtmlCanvasElement, ImageBitmap, Url,
-};
+use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, HtmlCanvasElement, ImageBitmap, Url};
 
 /// `name` made safe as a file name: letters, digits, `-`, `_` and `.` kept, runs of anything else
 /// one `-`.
@@ -68,8 +66,7 @@ pub async fn pixels(file: &web_sys::File) -> Result<(u32, u32, Vec<u8>), String>
     let canvas: HtmlCanvasElement = document.create_element("canvas").map_err(failed)?.unchecked_into();
     canvas.set_width(w);
     canvas.set_height(h);
-    let context: CanvasRenderingContext2d =
-        canvas.get_context("2d").map_err(failed)?.ok_or("the browser gave no 2D canvas")?.unchecked_into();
+    let context = crate::pictures::context(&canvas).ok_or("the browser gave no 2D canvas")?;
     context
         .draw_image_with_image_bitmap_and_dw_and_dh(&bitmap, 0.0, 0.0, f64::from(w), f64::from(h))
         .map_err(failed)?;
