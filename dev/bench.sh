@@ -40,7 +40,7 @@ cp dev/bench/tfjs.html dev/bench/tfjs_bench.js "$cache/tfjs/"
 cargo bench --profile fast -p e2e --bench page_speed --no-run
 
 log "ours natively"
-for backend in cpu wgpu; do
+for backend in cpu wgpu vulkan; do
   # A backend that cannot run (no GPU, or only a software one) becomes an error row with its sentence.
   if ! error=$("$cnn" bench --json --backend "$backend" --model "$models" --size "$sizes" --batch-size "$batches" \
     --warmup "$BENCH_WARMUP" --steps "$BENCH_STEPS" 2>&1 >>"$rows"); then

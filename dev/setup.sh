@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, serving and testing need, skipping whatever is already there at the
-# right version: the wasm target (and nightly's, with its std sources), Chromium + chromedriver, wasm-bindgen-cli, trunk, ECharts, and the data.
+# right version: the wasm target (and nightly's, with its std sources), Chromium + chromedriver, Mesa's
+# Vulkan drivers, wasm-bindgen-cli, trunk, ECharts, and the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
@@ -16,6 +17,14 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   log "Chromium and chromedriver (Debian packages)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# Native GPU tests (our kernels against the CPU's, a Vulkan training run) need a Vulkan driver:
+# Mesa's lavapipe runs Vulkan on the CPU where there is no GPU, as in CI.
+if ! dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; then
+  log "Mesa's Vulkan drivers (lavapipe) and the Vulkan loader (Debian packages)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then

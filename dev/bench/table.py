@@ -8,6 +8,7 @@ import sys
 SYSTEMS = [  # (key, column title)
     ("ours-native-cpu", "ours native CPU"),
     ("ours-native-wgpu", "ours native wgpu"),
+    ("ours-native-vulkan", "ours native Vulkan"),
     ("pytorch", "PyTorch CPU"),
     ("ours-cpu", "ours browser CPU 1 thread"),
     ("ours-cpu-threads", "ours browser CPU all threads"),
@@ -29,12 +30,13 @@ def main(path):
             macs[(r["model"], r["size"])] = r["macs"]
         if "examples_per_sec" in r:
             rows.setdefault((r["model"], r["size"], r["batch"]), {})[r["system"]] = r["examples_per_sec"]
+            # A software adapter's label says so ("(software adapter)"): its speed says nothing of a GPU's.
             backends.setdefault(r["system"], r.get("backend", ""))
         else:
             errors.setdefault(r["system"], r.get("error", "failed"))
     present = [(k, t) for k, t in SYSTEMS if any(k in v for v in rows.values())]
     head = ["model", "px", "batch"] + [t for _, t in present] + ["native ÷ PyTorch", "browser all threads ÷ 1 thread",
-                                                       "browser CPU ÷ best TF.js"]
+                                                       "browser CPU ÷ best TF.js", "browser WebGPU ÷ best TF.js"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for (model, size, batch), got in sorted(rows.items()):
@@ -52,7 +54,8 @@ def main(path):
         tfjs = max((got[k] for k in ("tfjs-webgl", "tfjs-webgpu", "tfjs-wasm") if k in got), default=None)
         browser_cpu = got.get("ours-cpu-threads") or got.get("ours-cpu")
         threads = ratio(got.get("ours-cpu-threads"), got.get("ours-cpu"))
-        cells += [ratio(got.get("ours-native-cpu"), got.get("pytorch")), threads, ratio(browser_cpu, tfjs)]
+        cells += [ratio(got.get("ours-native-cpu"), got.get("pytorch")), threads, ratio(browser_cpu, tfjs),
+                  ratio(got.get("ours-webgpu"), tfjs)]
         print("| " + " | ".join(cells) + " |")
     print()
     print("Cells: examples/s (GFLOP/s). Backends: " + "; ".join(f"{k}: {b}" for k, b in backends.items() if b))

@@ -107,8 +107,12 @@ struct EvalArgs {
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum BackendArg {
     Cpu,
+    /// wgpu on the API it picks (Vulkan, Metal, DX12 or OpenGL).
     Wgpu,
-    /// The GPU where it is a hardware one and trains faster in a short trial, else the CPU.
+    /// wgpu on Vulkan (NVIDIA, AMD, Intel, Mesa), whatever API wgpu would pick.
+    Vulkan,
+    /// The GPU (Vulkan first) where it is a hardware one and trains faster in a short trial, else
+    /// the CPU.
     Auto,
 }
 
@@ -139,6 +143,10 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     alloc::keep_freed_memory();
+    // The benchmark's A/B of the GPU path: burn's own kernels in place of ours.
+    if std::env::var("CNN_GPU_KERNELS").as_deref() == Ok("burn") {
+        cnn_kernels::gpu::use_burns_kernels(true);
+    }
     match Cli::parse().command {
         Command::Presets => {
             print!("{}", table::presets());
@@ -204,13 +212,14 @@ fn backend_kind(arg: BackendArg) -> BackendKind {
     match arg {
         BackendArg::Cpu => BackendKind::Cpu,
         BackendArg::Wgpu => BackendKind::Wgpu,
+        BackendArg::Vulkan => BackendKind::Vulkan,
         BackendArg::Auto => BackendKind::Auto,
     }
 }
 
 async fn eval(args: EvalArgs) -> Result<(), String> {
     if args.backend == BackendArg::Auto {
-        return Err("cnn eval measures on one backend: choose --backend cpu or --backend wgpu".into());
+        return Err("cnn eval measures on one backend: choose --backend cpu, wgpu or vulkan".into());
     }
     let checkpoint = train::read_checkpoint(&args.weights)?;
     let test = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
@@ -234,15 +243,11 @@ async fn eval(args: EvalArgs) -> Result<(), String> {
 
 async fn bench(args: BenchArgs) -> Result<(), String> {
     if args.backend == BackendArg::Auto {
-        return Err("cnn bench times one backend: choose --backend cpu or --backend wgpu".into());
+        return Err("cnn bench times one backend: choose --backend cpu, wgpu or vulkan".into());
     }
+    // A software adapter (llvmpipe, lavapipe) gets its row too, marked as such: its speed says
+    // nothing of a GPU's, but its ratios between kernels do.
     let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
-    if backend.software {
-        return Err(format!(
-            "the only wgpu adapter here is a software one ({}): its speed says nothing of a GPU's",
-            backend.label
-        ));
-    }
     let most = args.batch_size.iter().max().copied().unwrap_or(0) * (args.warmup + args.steps);
     let data = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(most);
     if !args.json {
@@ -259,9 +264,14 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 // A training step is about three forward passes, and a MAC two floating-point operations.
                 let gflops = 3.0 * 2.0 * macs as f64 * speed.examples_per_sec / 1e9;
                 if args.json {
-                    let system = if args.backend == BackendArg::Wgpu { "ours-native-wgpu" } else { "ours-native-cpu" };
+                    let system = match args.backend {
+                        BackendArg::Cpu => "ours-native-cpu",
+                        BackendArg::Vulkan => "ours-native-vulkan",
+                        _ => "ours-native-wgpu",
+                    };
                     let row = serde_json::json!({"system": system, "backend": backend.label, "model": name, "size": size,
-                        "batch": batch_size, "examples_per_sec": speed.examples_per_sec, "macs": macs});
+                        "batch": batch_size, "examples_per_sec": speed.examples_per_sec, "macs": macs,
+                        "software": backend.software});
                     println!("{row}");
                 } else {
                     println!("{name:<16} {size:>5} {batch_size:>6} {:>11.1} {gflops:>8.1}", speed.examples_per_sec);

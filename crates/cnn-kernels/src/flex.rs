@@ -24,28 +24,7 @@ fn geometry(x: &FloatTensor<Flex>, weight: &FloatTensor<Flex>, options: &ConvOpt
     if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
         return None;
     }
-    let [batch, c_in, h, w] = x.shape().dims();
-    let [c_out, _, kh, kw] = weight.shape().dims();
-    let [(top, bottom), (left, right)] = options.padding;
-    let size = |input: usize, k: usize, stride: usize, dilation: usize, before: usize, after: usize| {
-        (input + before + after).checked_sub(dilation * (k - 1) + 1).map(|span| span / stride + 1)
-    };
-    let oh = size(h, kh, options.stride[0], options.dilation[0], top, bottom)?;
-    let ow = size(w, kw, options.stride[1], options.dilation[1], left, right)?;
-    Some(Geometry {
-        batch,
-        c_in,
-        h,
-        w,
-        c_out,
-        kernel: [kh, kw],
-        stride: options.stride,
-        padding: [top, left],
-        dilation: options.dilation,
-        groups: options.groups,
-        oh,
-        ow,
-    })
+    Geometry::new(x.shape().dims(), weight.shape().dims(), options)
 }
 
 /// A kernel's values as a tensor of `shape`, without copying them.

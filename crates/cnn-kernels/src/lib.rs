@@ -15,6 +15,8 @@ mod adam;
 pub mod cpu;
 mod dropout;
 mod flex;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 mod linear;
 mod norm;
 mod pool;
@@ -64,9 +66,6 @@ pub trait ConvKernels: Backend {
         Self::conv2d_weight_backward(x, weight, output_grad, options)
     }
 }
-
-#[cfg(feature = "gpu")]
-impl ConvKernels for burn::backend::Cube {}
 
 /// `burn::tensor::module::conv2d`, with the passes of [`ConvKernels`]. The bias is added as a
 /// tensor of its own (one more pass over the output), which keeps the extension to plain tensors.

@@ -51,9 +51,6 @@ pub(crate) fn burns_linear_weight_grad<B: Backend>(x: FloatTensor<B>, output_gra
     B::float_matmul(B::float_transpose(x), output_grad)
 }
 
-#[cfg(feature = "gpu")]
-impl LinearKernels for burn::backend::Cube {}
-
 /// `burn::tensor::module::linear` for `x` `[batch, in]`, with the products of [`LinearKernels`].
 /// The bias is added as a tensor of its own, as in [`conv2d`](crate::conv2d).
 pub fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {

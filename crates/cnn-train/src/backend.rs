@@ -13,6 +13,11 @@ pub enum BackendKind {
     Cpu,
     /// burn's wgpu backend: WebGPU in the browser, Vulkan/Metal/DX12 natively.
     Wgpu,
+    /// wgpu pinned to Vulkan, natively: any Vulkan driver (NVIDIA, AMD, Intel, Mesa's lavapipe).
+    /// Kernels reach it as WGSL translated by naga, not through cubecl's own SPIR-V compiler
+    /// (burn's `vulkan` feature): every kernel compiled that way, burn's own included, crashes
+    /// lavapipe (Mesa 22.3.6 and 25.0.7) in `vkCreateComputePipelines`.
+    Vulkan,
     /// The GPU where it is a hardware one and wins a short trial, else the CPU
     /// ([`crate::bench::choose`]).
     Auto,
@@ -21,7 +26,7 @@ pub enum BackendKind {
 /// An opened device with autodiff, and the sentence that tells the user what runs.
 #[derive(Debug, Clone)]
 pub struct Backend {
-    /// `Cpu` or `Wgpu`, never `Auto`.
+    /// `Cpu`, `Wgpu` or `Vulkan`, never `Auto`.
     pub kind: BackendKind,
     pub device: Device,
     pub label: String,
@@ -63,7 +68,7 @@ impl Backend {
                 software: false,
                 capacity: CPU_CAPACITY,
             }),
-            BackendKind::Wgpu => open_gpu().await,
+            BackendKind::Wgpu | BackendKind::Vulkan => open_gpu(kind).await,
         }
     }
 
@@ -114,18 +119,32 @@ impl Backend {
     }
 }
 
-/// wgpu's adapter, opened once per process: its runtime can be initialised only once, and a page
-/// trains many times.
+/// The GPU's options for `kind`: wgpu's own choice of API, or Vulkan natively.
 #[cfg(feature = "gpu")]
-async fn open_gpu() -> Result<Backend, TrainError> {
+fn gpu_options(kind: BackendKind) -> Result<burn::tensor::wgpu::WgpuOptions, TrainError> {
+    let options = Device::wgpu_options();
+    match kind {
+        BackendKind::Vulkan if cfg!(not(target_arch = "wasm32")) => {
+            Ok(options.graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan))
+        }
+        BackendKind::Vulkan => Err(TrainError::NoGpu("a browser offers WebGPU, not Vulkan".into())),
+        _ => Ok(options),
+    }
+}
+
+/// wgpu's adapter for each kind, opened once per process: its runtime can be initialised only
+/// once, and a page trains many times.
+#[cfg(feature = "gpu")]
+async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
     use std::sync::Mutex;
 
-    static OPENED: Mutex<Option<Backend>> = Mutex::new(None);
-    if let Some(backend) = OPENED.lock().ok().and_then(|b| b.clone()) {
+    static OPENED: Mutex<Vec<Backend>> = Mutex::new(Vec::new());
+    let opened = |kind| OPENED.lock().ok().and_then(|b| b.iter().find(|b: &&Backend| b.kind == kind).cloned());
+    if let Some(backend) = opened(kind) {
         return Ok(backend);
     }
     let (device, setup) =
-        Device::wgpu_options().init_with_setup_async().await.map_err(|e| TrainError::NoGpu(e.to_string()))?;
+        gpu_options(kind)?.init_with_setup_async().await.map_err(|e| TrainError::NoGpu(e.to_string()))?;
     let info = setup.adapter.get_info();
     let api = match info.backend {
         burn::tensor::wgpu::wgpu::Backend::BrowserWebGpu => "WebGPU".to_string(),
@@ -143,15 +162,15 @@ async fn open_gpu() -> Result<Backend, TrainError> {
     // cubecl's own largest allocation: a tensor is one buffer, bound whole to a kernel.
     let buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     let capacity = Capacity { memory: None, buffer: Some(buffer) };
-    let backend = Backend { kind: BackendKind::Wgpu, device: device.autodiff(), label, software, capacity };
-    if let Ok(mut slot) = OPENED.lock() {
-        *slot = Some(backend.clone());
+    let backend = Backend { kind, device: device.autodiff(), label, software, capacity };
+    if let Ok(mut opened) = OPENED.lock() {
+        opened.push(backend.clone());
     }
     Ok(backend)
 }
 
 #[cfg(not(feature = "gpu"))]
-async fn open_gpu() -> Result<Backend, TrainError> {
+async fn open_gpu(_: BackendKind) -> Result<Backend, TrainError> {
     Err(TrainError::NoGpu("this build has no GPU backend".into()))
 }
 

@@ -74,7 +74,12 @@ pub async fn choose(
     data: &Dataset,
 ) -> Result<(Backend, String), TrainError> {
     let cpu = Backend::open(BackendKind::Cpu).await?;
-    let gpu = match Backend::open(BackendKind::Wgpu).await {
+    // Natively Vulkan first (SPIR-V), where the build has it; else wgpu's own pick.
+    let opened = match Backend::open(BackendKind::Vulkan).await {
+        Ok(vulkan) => Ok(vulkan),
+        Err(_) => Backend::open(BackendKind::Wgpu).await,
+    };
+    let gpu = match opened {
         Ok(gpu) if !gpu.software => gpu,
         Ok(_) => {
             return Ok((

@@ -1,8 +1,8 @@
 //! Training steps on real Fashion-MNIST images lower the loss on every backend: natively on the
 //! CPU, and in headless Chromium (wasm-bindgen-test) on WebGPU and on the CPU. First a VGG on
 //! held-out images with each optimiser, then every family of the chapter, through its own code path at widths small
-//! enough for a software GPU; and what a trained network sees in one picture, the same on WebGPU
-//! as on the CPU. One file, so one test binary per target: each links burn anew (about ten
+//! enough for a software GPU; our GPU kernels against the CPU's on WebGPU; and what a trained
+//! network sees in one picture, the same on WebGPU as on the CPU. One file, so one test binary per target: each links burn anew (about ten
 //! minutes on two cores).
 
 use cnn_data::{BatchPlan, Dataset, Split};
@@ -176,6 +176,18 @@ families!(alexnet, vgg, nin, googlenet, resnet, resnext, densenet, anynet);
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// Our GPU kernels (cnn-kernels' `gpu`: convolutions as unfolded products, linear layers) give
+/// what the CPU's give on WebGPU, forward and both gradients, on shapes of every kind.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn gpu_kernels_equal_the_cpu_kernels_on_webgpu() {
+    let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+    let webgpu = Backend::open(BackendKind::Wgpu).await.unwrap();
+    cnn_kernels::gpu::check::convolutions(&cpu.device, &webgpu.device).await;
+    cnn_kernels::gpu::check::linear_layers(&cpu.device, &webgpu.device).await;
+    report(&format!("convolutions and linear layers on {} equal the CPU's", webgpu.label));
+}
 
 /// What a trained network makes of one picture is the same on WebGPU as on the CPU: the class
 /// probabilities, and the saliency, activation and feature maps (their grey levels within 2 of

@@ -28,6 +28,7 @@ mod winograd;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
+use burn::backend::ops::ConvOptions;
 use rayon::prelude::*;
 
 use columns::Layout;
@@ -53,6 +54,33 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// The convolution of an input of shape `[batch, c_in, h, w]` by weights `[c_out, c_in /
+    /// groups, kh, kw]`; `None` where the kernel does not fit the padded input.
+    pub fn new(x: [usize; 4], weight: [usize; 4], options: &ConvOptions<2>) -> Option<Self> {
+        let [batch, c_in, h, w] = x;
+        let [c_out, _, kh, kw] = weight;
+        let [(top, bottom), (left, right)] = options.padding;
+        let size = |input: usize, k: usize, stride: usize, dilation: usize, before: usize, after: usize| {
+            (input + before + after).checked_sub(dilation * (k - 1) + 1).map(|span| span / stride + 1)
+        };
+        let oh = size(h, kh, options.stride[0], options.dilation[0], top, bottom)?;
+        let ow = size(w, kw, options.stride[1], options.dilation[1], left, right)?;
+        Some(Self {
+            batch,
+            c_in,
+            h,
+            w,
+            c_out,
+            kernel: [kh, kw],
+            stride: options.stride,
+            padding: [top, left],
+            dilation: options.dilation,
+            groups: options.groups,
+            oh,
+            ow,
+        })
+    }
+
     fn pixels(&self) -> usize {
         self.oh * self.ow
     }

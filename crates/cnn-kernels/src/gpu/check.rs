@@ -1,0 +1,82 @@
+//! Our GPU kernels against the CPU's, on any pair of devices: natively (this crate's tests, on
+//! whatever wgpu adapter the machine has) and in the browser on WebGPU (cnn-train's browser
+//! tests), where a read-back must be asynchronous.
+
+use burn::backend::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+use super::set_columns_budget;
+use crate::{conv2d, linear};
+
+/// The same values on the CPU and on the GPU, both tracked.
+async fn pair<const D: usize>(shape: [usize; D], cpu: &Device, gpu: &Device) -> (Tensor<D>, Tensor<D>) {
+    let on_cpu = Tensor::<D>::random(shape, Distribution::Normal(0.0, 1.0), cpu);
+    let data: TensorData = on_cpu.to_data_async().await.expect("CPU values");
+    (on_cpu.require_grad(), Tensor::<D>::from_data(data, gpu).require_grad())
+}
+
+/// Equal within f32's rounding of sums taken in another order, relative to the largest value.
+async fn assert_close<const D: usize>(what: &str, on_gpu: Tensor<D>, on_cpu: Tensor<D>) {
+    let on_gpu = on_gpu.into_data_async().await.expect("GPU values");
+    let on_cpu = on_cpu.into_data_async().await.expect("CPU values");
+    let scale = on_cpu.iter::<f32>().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
+    let off = on_gpu.iter::<f32>().zip(on_cpu.iter::<f32>()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert_eq!(on_gpu.shape(), on_cpu.shape(), "{what}: shapes");
+    assert!(off <= 2e-5 * scale, "{what}: off by {off}, largest value {scale}");
+}
+
+/// The output and both gradients of a convolution on each device, through [`conv2d`], for shapes
+/// of every kind our networks have and some they do not: odd and unequal sides, stride 2, 1x1,
+/// 7x7, groups, dilation, and a batch split into chunks.
+pub async fn convolutions(cpu: &Device, gpu: &Device) {
+    // batch, c_in, h, w, c_out, kernel, stride, padding, dilation, groups, columns' budget
+    let cases = [
+        (3, 4, 9, 7, 6, 3, 1, 1, 1, 1, None),
+        (2, 6, 11, 11, 8, 3, 2, 1, 1, 2, None),
+        (4, 8, 5, 5, 16, 1, 1, 0, 1, 1, None),
+        (4, 8, 6, 6, 8, 1, 2, 0, 1, 1, None),
+        (2, 3, 14, 14, 5, 7, 2, 3, 1, 1, None),
+        (2, 4, 9, 9, 4, 3, 1, 2, 2, 1, None),
+        (1, 16, 12, 10, 8, 5, 1, 2, 1, 4, None),
+        (3, 32, 7, 7, 32, 3, 1, 1, 1, 8, None),
+        // 5 images of 4 x 9 x 64 columns (9,216 bytes each) in chunks of 2, 2 and 1.
+        (5, 4, 8, 8, 6, 3, 1, 1, 1, 1, Some(2 * 9216 + 100)),
+    ];
+    for (batch, c_in, h, w, c_out, k, stride, padding, dilation, groups, budget) in cases {
+        set_columns_budget(budget);
+        let options = ConvOptions::new([stride; 2], [padding; 2], [dilation; 2], groups);
+        let case = format!("{batch}x{c_in}x{h}x{w} by {c_out}x{}x{k}x{k}, {options:?}", c_in / groups);
+        let (x_cpu, x_gpu) = pair([batch, c_in, h, w], cpu, gpu).await;
+        let (w_cpu, w_gpu) = pair([c_out, c_in / groups, k, k], cpu, gpu).await;
+        let y_cpu = conv2d(x_cpu.clone(), w_cpu.clone(), None, options.clone());
+        let y_gpu = conv2d(x_gpu.clone(), w_gpu.clone(), None, options.clone());
+        assert_close(&format!("{case}: output"), y_gpu.clone(), y_cpu.clone()).await;
+        // A loss that weighs every output differently, so no gradient is a plain sum.
+        let (weights_cpu, weights_gpu) = pair(y_cpu.dims(), cpu, gpu).await;
+        let grads_cpu = (y_cpu * weights_cpu).sum().backward();
+        let grads_gpu = (y_gpu * weights_gpu).sum().backward();
+        let grad = |t: &Tensor<4>, grads| t.grad(grads).expect("a gradient");
+        assert_close(&format!("{case}: input gradient"), grad(&x_gpu, &grads_gpu), grad(&x_cpu, &grads_cpu)).await;
+        assert_close(&format!("{case}: weight gradient"), grad(&w_gpu, &grads_gpu), grad(&w_cpu, &grads_cpu)).await;
+    }
+    set_columns_budget(None);
+}
+
+/// A linear layer's three products on each device, through [`linear`], for a batch of one and
+/// wide layers.
+pub async fn linear_layers(cpu: &Device, gpu: &Device) {
+    for [batch, input, output] in [[1, 5, 3], [7, 300, 130], [64, 129, 1000]] {
+        let case = format!("{batch}x{input} by {input}x{output}");
+        let (x_cpu, x_gpu) = pair([batch, input], cpu, gpu).await;
+        let (w_cpu, w_gpu) = pair([input, output], cpu, gpu).await;
+        let y_cpu = linear(x_cpu.clone(), w_cpu.clone(), None);
+        let y_gpu = linear(x_gpu.clone(), w_gpu.clone(), None);
+        assert_close(&format!("{case}: output"), y_gpu.clone(), y_cpu.clone()).await;
+        let (weights_cpu, weights_gpu) = pair(y_cpu.dims(), cpu, gpu).await;
+        let grads_cpu = (y_cpu * weights_cpu).sum().backward();
+        let grads_gpu = (y_gpu * weights_gpu).sum().backward();
+        let grad = |t: &Tensor<2>, grads| t.grad(grads).expect("a gradient");
+        assert_close(&format!("{case}: input gradient"), grad(&x_gpu, &grads_gpu), grad(&x_cpu, &grads_cpu)).await;
+        assert_close(&format!("{case}: weight gradient"), grad(&w_gpu, &grads_gpu), grad(&w_cpu, &grads_cpu)).await;
+    }
+}

@@ -1,0 +1,245 @@
+//! [`ConvKernels`] and [`LinearKernels`] on burn's Cube backend (WebGPU in the browser, Vulkan or
+//! another wgpu API natively) for f32 tensors; burn's own for other types.
+//!
+//! burn 0.22 runs our networks' convolutions on the GPU with its *direct* kernels: one thread per
+//! output value, summing over channels and taps with no reuse between threads, for the forward
+//! pass and both gradients (its implicit-GEMM kernels need cooperative matrices, which WGSL lacks,
+//! and its im2col paths are reachable only through autotune, which traps in the browser). Here a
+//! convolution is one matrix product per chunk of images over the unfolded input, as on the CPU
+//! ([`crate::cpu`]), run by cubek's register-tiled product ([`matmul`]):
+//! - forward: `W [c_out, K] x columns [K, images * pixels]`, written back as NCHW;
+//! - weight gradient: `dY [c_out, images * pixels] x columns^T`, summed over the chunks in order;
+//! - input gradient: `W^T x dY`, folded back onto the image by a gather ([`kernels`]' `fold`: no
+//!   atomics, a fixed order of sums, so a run repeats to the bit).
+//!
+//! `K` is the input channels times the kernel's taps; groups are the products' batch dimension.
+//! A chunk's columns stay under [`COLUMNS_BYTES`], well inside WebGPU's default largest buffer
+//! (128 MiB), so a batch that fits the device is chunked, never refused.
+
+pub mod check;
+mod kernels;
+pub mod matmul;
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::Cube;
+use burn::backend::TensorMetadata;
+use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{DType, Shape};
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::{add, empty_device_contiguous_dtype};
+use burn_cubecl::ops::{permute, reshape};
+use burn_cubecl::tensor::CubeTensor;
+
+use crate::ConvKernels;
+use crate::cpu::Geometry;
+use crate::linear::{LinearKernels, burns_linear_forward, burns_linear_input_grad, burns_linear_weight_grad};
+use matmul::product;
+
+/// The most bytes of unfolded input one chunk of images may take.
+pub const COLUMNS_BYTES: usize = 64 << 20;
+
+thread_local! {
+    /// A smaller budget than [`COLUMNS_BYTES`] for the convolutions this thread runs.
+    static BUDGET: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Makes the convolutions this thread runs keep each chunk's columns under `bytes` (`None`:
+/// [`COLUMNS_BYTES`]), so that a test's small batch runs in several chunks.
+pub fn set_columns_budget(bytes: Option<usize>) {
+    BUDGET.set(bytes);
+}
+
+fn columns_budget() -> usize {
+    BUDGET.get().unwrap_or(COLUMNS_BYTES)
+}
+
+static BURNS_KERNELS: AtomicBool = AtomicBool::new(false);
+
+/// Runs burn's own GPU kernels instead of ours from now on: the benchmark's A/B (the CLI's
+/// `CNN_GPU_KERNELS=burn`).
+pub fn use_burns_kernels(burns: bool) {
+    BURNS_KERNELS.store(burns, Ordering::Relaxed);
+}
+
+/// The geometry of a convolution our kernels take: f32 tensors, unless burn's are asked for.
+fn geometry(x: &CubeTensor, weight: &CubeTensor, options: &ConvOptions<2>) -> Option<Geometry> {
+    if x.dtype != DType::F32 || weight.dtype != DType::F32 || BURNS_KERNELS.load(Ordering::Relaxed) {
+        return None;
+    }
+    Geometry::new(x.shape().dims(), weight.shape().dims(), options)
+}
+
+/// A new contiguous f32 tensor on `like`'s device.
+fn empty(like: &CubeTensor, shape: impl Into<Shape>) -> CubeTensor {
+    empty_device_contiguous_dtype(like.client.clone(), like.device.clone(), shape.into(), DType::F32)
+}
+
+/// Images per chunk: as many as keep their columns under `budget` bytes, one at least.
+fn chunk(g: &Geometry, budget: usize) -> usize {
+    let per_image = g.c_in * g.kernel[0] * g.kernel[1] * g.oh * g.ow * size_of::<f32>();
+    (budget / per_image.max(1)).clamp(1, g.batch)
+}
+
+/// The chunks of images `[first, first + images)` of a batch.
+fn chunks(g: &Geometry, budget: usize) -> impl Iterator<Item = (usize, usize)> {
+    let size = chunk(g, budget);
+    (0..g.batch).step_by(size).map(move |first| (first, size.min(g.batch - first)))
+}
+
+/// The weights as the products' groups: `[groups, c_out / groups, K / groups]`.
+fn grouped_weights(g: &Geometry, weight: CubeTensor) -> CubeTensor {
+    let per_group = g.c_in / g.groups * g.kernel[0] * g.kernel[1];
+    reshape(into_contiguous(weight), Shape::new([g.groups, g.c_out / g.groups, per_group]))
+}
+
+/// `[rows, images * pixels]` as the products' groups: `[groups, rows / groups, images * pixels]`.
+fn grouped(g: &Geometry, t: CubeTensor) -> CubeTensor {
+    let [rows, columns] = t.shape().dims();
+    reshape(t, Shape::new([g.groups, rows / g.groups, columns]))
+}
+
+/// Swaps a grouped matrix's rows and columns, without moving it (the product reads either way).
+fn transposed(t: CubeTensor) -> CubeTensor {
+    permute(t, &[0, 2, 1])
+}
+
+pub(crate) fn conv_forward(g: &Geometry, x: CubeTensor, weight: CubeTensor, budget: usize) -> CubeTensor {
+    let x = into_contiguous(x);
+    let weights = grouped_weights(g, weight);
+    let out = empty(&x, [g.batch, g.c_out, g.oh, g.ow]);
+    for (first, images) in chunks(g, budget) {
+        let columns = grouped(g, kernels::unfold(g, &x, first, images));
+        let y = product(weights.clone(), columns);
+        kernels::to_images(&y, &out, g.c_out, g.oh * g.ow, first, images);
+    }
+    out
+}
+
+pub(crate) fn conv_weight_grad(g: &Geometry, x: CubeTensor, output_grad: CubeTensor, budget: usize) -> CubeTensor {
+    let (x, dy) = (into_contiguous(x), into_contiguous(output_grad));
+    let mut sum: Option<CubeTensor> = None;
+    for (first, images) in chunks(g, budget) {
+        let columns = grouped(g, kernels::unfold(g, &x, first, images));
+        let dy = grouped(g, kernels::to_channels(&dy, g.c_out, g.oh * g.ow, first, images));
+        let part = product(dy, transposed(columns));
+        sum = Some(match sum {
+            Some(sum) => add(sum, part),
+            None => part,
+        });
+    }
+    let sum = sum.expect("a batch has at least one image");
+    reshape(into_contiguous(sum), Shape::new([g.c_out, g.c_in / g.groups, g.kernel[0], g.kernel[1]]))
+}
+
+pub(crate) fn conv_input_grad(g: &Geometry, weight: CubeTensor, output_grad: CubeTensor, budget: usize) -> CubeTensor {
+    let dy = into_contiguous(output_grad);
+    let weights_t = transposed(grouped_weights(g, weight));
+    let dx = empty(&dy, [g.batch, g.c_in, g.h, g.w]);
+    for (first, images) in chunks(g, budget) {
+        let dy = grouped(g, kernels::to_channels(&dy, g.c_out, g.oh * g.ow, first, images));
+        let columns = into_contiguous(product(weights_t.clone(), dy));
+        kernels::fold(g, &columns, &dx, first, images);
+    }
+    dx
+}
+
+impl ConvKernels for Cube {
+    fn conv_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        match geometry(&x, &weight, &options) {
+            Some(g) => conv_forward(&g, x, weight, columns_budget()),
+            None => Cube::conv2d(x, weight, None, options),
+        }
+    }
+
+    fn conv_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match geometry(&x, &weight, &options) {
+            Some(g) => conv_input_grad(&g, weight, output_grad, columns_budget()),
+            None => Cube::conv2d_x_backward(x, weight, output_grad, options),
+        }
+    }
+
+    fn conv_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match geometry(&x, &weight, &options) {
+            Some(g) => conv_weight_grad(&g, x, output_grad, columns_budget()),
+            None => Cube::conv2d_weight_backward(x, weight, output_grad, options),
+        }
+    }
+}
+
+/// Whether our product takes these tensors: f32 matrices, unless burn's kernels are asked for.
+fn f32_matrices(tensors: [&CubeTensor; 2]) -> bool {
+    let ours = tensors.iter().all(|t| t.dtype == DType::F32 && t.shape().num_dims() == 2);
+    ours && !BURNS_KERNELS.load(Ordering::Relaxed)
+}
+
+/// A matrix as a batch of one, the product's shape.
+fn batch_of_one(t: CubeTensor) -> CubeTensor {
+    let [rows, columns] = t.shape().dims();
+    reshape(t, Shape::new([1, rows, columns]))
+}
+
+/// A batch of one back to a matrix.
+fn matrix(t: CubeTensor) -> CubeTensor {
+    let [_, rows, columns] = t.shape().dims();
+    reshape(into_contiguous(t), Shape::new([rows, columns]))
+}
+
+/// Linear layers through the same product as the convolutions (burn's own matmul picks its
+/// kernel by autotune natively, and in the browser tries cooperative matrices first); a
+/// transposed operand is read in place.
+impl LinearKernels for Cube {
+    fn linear_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !f32_matrices([&x, &weight]) {
+            return burns_linear_forward::<Cube>(x, weight);
+        }
+        matrix(product(batch_of_one(x), batch_of_one(weight)))
+    }
+
+    fn linear_input_grad(weight: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !f32_matrices([&weight, &output_grad]) {
+            return burns_linear_input_grad::<Cube>(weight, output_grad);
+        }
+        matrix(product(batch_of_one(output_grad), transposed(batch_of_one(weight))))
+    }
+
+    fn linear_weight_grad(x: FloatTensor<Self>, output_grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !f32_matrices([&x, &output_grad]) {
+            return burns_linear_weight_grad::<Cube>(x, output_grad);
+        }
+        matrix(product(transposed(batch_of_one(x)), batch_of_one(output_grad)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, DeviceKind};
+
+    fn devices() -> (Device, Device) {
+        (Device::flex().autodiff(), Device::wgpu(DeviceKind::DefaultDevice).autodiff())
+    }
+
+    #[test]
+    fn convolutions_equal_the_cpu_kernels() {
+        let (cpu, gpu) = devices();
+        pollster::block_on(super::check::convolutions(&cpu, &gpu));
+    }
+
+    #[test]
+    fn linear_layers_equal_the_cpu_kernels() {
+        let (cpu, gpu) = devices();
+        pollster::block_on(super::check::linear_layers(&cpu, &gpu));
+    }
+}
