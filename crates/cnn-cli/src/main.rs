@@ -143,9 +143,11 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     alloc::keep_freed_memory();
-    // The benchmark's A/B of the GPU path: burn's own kernels in place of ours.
-    if std::env::var("CNN_GPU_KERNELS").as_deref() == Ok("burn") {
-        cnn_kernels::gpu::use_burns_kernels(true);
+    // The benchmark's A/B of the GPU path: burn's kernels or ours, whatever the adapter's default.
+    match std::env::var("CNN_GPU_KERNELS").as_deref() {
+        Ok("burn") => cnn_kernels::gpu::choose_kernels(cnn_kernels::gpu::Kernels::Burns),
+        Ok("ours") => cnn_kernels::gpu::choose_kernels(cnn_kernels::gpu::Kernels::Ours),
+        _ => {}
     }
     match Cli::parse().command {
         Command::Presets => {

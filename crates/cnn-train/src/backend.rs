@@ -162,6 +162,9 @@ async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
     // cubecl's own largest allocation: a tensor is one buffer, bound whole to a kernel.
     let buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     let capacity = Capacity { memory: None, buffer: Some(buffer) };
+    if software {
+        cnn_kernels::gpu::default_kernels(cnn_kernels::gpu::Kernels::Burns);
+    }
     let backend = Backend { kind, device: device.autodiff(), label, software, capacity };
     if let Ok(mut opened) = OPENED.lock() {
         opened.push(backend.clone());

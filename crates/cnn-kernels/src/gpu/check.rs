@@ -5,7 +5,9 @@
 use burn::backend::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-use super::set_columns_budget;
+use std::sync::atomic::Ordering;
+
+use super::{CHOICE, Kernels, code, set_columns_budget};
 use crate::{conv2d, linear};
 
 /// The same values on the CPU and on the GPU, both tracked.
@@ -25,10 +27,27 @@ async fn assert_close<const D: usize>(what: &str, on_gpu: Tensor<D>, on_cpu: Ten
     assert!(off <= 2e-5 * scale, "{what}: off by {off}, largest value {scale}");
 }
 
+/// Our kernels while it lives, whatever the adapter's default; then the choice that was.
+struct Ours(u8);
+
+impl Ours {
+    fn now() -> Self {
+        let was = CHOICE.swap(code(Kernels::Ours, true), Ordering::Relaxed);
+        Ours(was)
+    }
+}
+
+impl Drop for Ours {
+    fn drop(&mut self) {
+        CHOICE.store(self.0, Ordering::Relaxed);
+    }
+}
+
 /// The output and both gradients of a convolution on each device, through [`conv2d`], for shapes
 /// of every kind our networks have and some they do not: odd and unequal sides, stride 2, 1x1,
 /// 7x7, groups, dilation, and a batch split into chunks.
 pub async fn convolutions(cpu: &Device, gpu: &Device) {
+    let _ours = Ours::now();
     // batch, c_in, h, w, c_out, kernel, stride, padding, dilation, groups, columns' budget
     let cases = [
         (3, 4, 9, 7, 6, 3, 1, 1, 1, 1, None),
@@ -65,6 +84,7 @@ pub async fn convolutions(cpu: &Device, gpu: &Device) {
 /// A linear layer's three products on each device, through [`linear`], for a batch of one and
 /// wide layers.
 pub async fn linear_layers(cpu: &Device, gpu: &Device) {
+    let _ours = Ours::now();
     for [batch, input, output] in [[1, 5, 3], [7, 300, 130], [64, 129, 1000]] {
         let case = format!("{batch}x{input} by {input}x{output}");
         let (x_cpu, x_gpu) = pair([batch, input], cpu, gpu).await;

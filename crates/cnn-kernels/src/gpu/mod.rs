@@ -15,13 +15,15 @@
 //! `K` is the input channels times the kernel's taps; groups are the products' batch dimension.
 //! A chunk's columns stay under [`COLUMNS_BYTES`], well inside WebGPU's default largest buffer
 //! (128 MiB), so a batch that fits the device is chunked, never refused.
+//!
+//! Software adapters run burn's kernels instead ([`default_kernels`]), which were faster there.
 
 pub mod check;
 mod kernels;
 pub mod matmul;
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use burn::backend::Cube;
 use burn::backend::TensorMetadata;
@@ -56,17 +58,51 @@ fn columns_budget() -> usize {
     BUDGET.get().unwrap_or(COLUMNS_BYTES)
 }
 
-static BURNS_KERNELS: AtomicBool = AtomicBool::new(false);
-
-/// Runs burn's own GPU kernels instead of ours from now on: the benchmark's A/B (the CLI's
-/// `CNN_GPU_KERNELS=burn`).
-pub fn use_burns_kernels(burns: bool) {
-    BURNS_KERNELS.store(burns, Ordering::Relaxed);
+/// Whose kernels a GPU convolution or linear layer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    Ours,
+    Burns,
 }
 
-/// The geometry of a convolution our kernels take: f32 tensors, unless burn's are asked for.
+// 0: nothing said (ours); 1, 2: ours or burn's as a default for the adapter; 3, 4: ours or
+// burn's as chosen, which a default does not change.
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+fn code(kernels: Kernels, chosen: bool) -> u8 {
+    let base = if chosen { 3 } else { 1 };
+    base + u8::from(kernels == Kernels::Burns)
+}
+
+/// Runs `kernels` from now on, whatever the adapter's default: the benchmark's A/B (the CLI's
+/// `CNN_GPU_KERNELS=burn` or `ours`).
+pub fn choose_kernels(kernels: Kernels) {
+    CHOICE.store(code(kernels, true), Ordering::Relaxed);
+}
+
+/// Runs `kernels` from now on unless [`choose_kernels`] said otherwise: what an opened adapter
+/// runs faster. On the software adapters here burn's direct kernels are: SwiftShader runs a
+/// workgroup barrier (the tiled product stages its tiles behind them) at great cost, and there
+/// ours trained 2-2.3x slower; lavapipe ran them no faster than burn's tuned kernels (README).
+pub fn default_kernels(kernels: Kernels) {
+    let _ = CHOICE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| (c < 3).then(|| code(kernels, false)));
+}
+
+/// The kernels that run now.
+pub fn kernels() -> Kernels {
+    match CHOICE.load(Ordering::Relaxed) {
+        2 | 4 => Kernels::Burns,
+        _ => Kernels::Ours,
+    }
+}
+
+fn burns() -> bool {
+    kernels() == Kernels::Burns
+}
+
+/// The geometry of a convolution our kernels take: f32 tensors, unless burn's run now.
 fn geometry(x: &CubeTensor, weight: &CubeTensor, options: &ConvOptions<2>) -> Option<Geometry> {
-    if x.dtype != DType::F32 || weight.dtype != DType::F32 || BURNS_KERNELS.load(Ordering::Relaxed) {
+    if x.dtype != DType::F32 || weight.dtype != DType::F32 || burns() {
         return None;
     }
     Geometry::new(x.shape().dims(), weight.shape().dims(), options)
@@ -179,10 +215,10 @@ impl ConvKernels for Cube {
     }
 }
 
-/// Whether our product takes these tensors: f32 matrices, unless burn's kernels are asked for.
+/// Whether our product takes these tensors: f32 matrices, unless burn's kernels run now.
 fn f32_matrices(tensors: [&CubeTensor; 2]) -> bool {
     let ours = tensors.iter().all(|t| t.dtype == DType::F32 && t.shape().num_dims() == 2);
-    ours && !BURNS_KERNELS.load(Ordering::Relaxed)
+    ours && !burns()
 }
 
 /// A matrix as a batch of one, the product's shape.
