@@ -81,9 +81,9 @@ pub fn choose_kernels(kernels: Kernels) {
 }
 
 /// Runs `kernels` from now on unless [`choose_kernels`] said otherwise: what an opened adapter
-/// runs faster. On the software adapters here burn's direct kernels are: SwiftShader runs a
-/// workgroup barrier (the tiled product stages its tiles behind them) at great cost, and there
-/// ours trained 2-2.3x slower; lavapipe ran them no faster than burn's tuned kernels (README).
+/// runs faster. On the software adapters here burn's direct kernels are: on SwiftShader ours
+/// trained 2-2.3x slower (likely its barriers, behind which the tiled product stages its tiles),
+/// and lavapipe ran ours no faster than burn's tuned kernels (README, "The GPU path").
 pub fn default_kernels(kernels: Kernels) {
     let _ = CHOICE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| (c < 3).then(|| code(kernels, false)));
 }
