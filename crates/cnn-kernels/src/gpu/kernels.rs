@@ -78,6 +78,9 @@ fn unfold_kernel(input: &[f32], columns: &mut [f32], g: &Conv) {
 
 /// The input gradient of one chunk's images from its columns' gradient: each input value sums
 /// the column entries of the taps that read it, in a fixed order.
+// CubeCL's macro turns `%` into the kernel's own remainder; `is_multiple_of` is a Rust call it
+// does not know.
+#[allow(clippy::manual_is_multiple_of)]
 #[cube(launch_unchecked)]
 fn fold_kernel(columns: &[f32], dx: &mut [f32], g: &Conv) {
     let plane = g.h * g.w;

@@ -18,12 +18,15 @@ use cubek::matmul::multi_level;
 use cubek::matmul::strategy::Strategy;
 use cubek::std::InputBinding;
 
-/// The strategies tried in order; the last one takes any layout.
+/// The strategies tried in order; the last one takes any layout. `CNN_GPU_MATMUL` (natively:
+/// `double` or `naive`) puts another first, for the benchmark's A/B.
 fn strategies() -> [Strategy; 2] {
-    [
-        Strategy::MultiLevel(multi_level::Strategy::SimpleUnit(Default::default())),
-        Strategy::MultiLevel(multi_level::Strategy::Naive),
-    ]
+    let first = match std::env::var("CNN_GPU_MATMUL").as_deref() {
+        Ok("double") => multi_level::Strategy::DoubleUnit(Default::default()),
+        Ok("naive") => multi_level::Strategy::Naive,
+        _ => multi_level::Strategy::SimpleUnit(Default::default()),
+    };
+    [Strategy::MultiLevel(first), Strategy::MultiLevel(multi_level::Strategy::Naive)]
 }
 
 /// `lhs [batch, m, k] x rhs [batch, k, n]` (strided, transposed views included) into a new
