@@ -109,7 +109,7 @@ enum BackendArg {
     Cpu,
     /// wgpu on the API it picks (Vulkan, Metal, DX12 or OpenGL).
     Wgpu,
-    /// wgpu on Vulkan (NVIDIA, AMD, Intel, Mesa), whatever API wgpu would pick.
+    /// wgpu pinned to Vulkan (NVIDIA, AMD, Intel, Mesa), whatever API wgpu would otherwise pick.
     Vulkan,
     /// The GPU (Vulkan first) where it is a hardware one and trains faster in a short trial, else
     /// the CPU.
@@ -143,10 +143,17 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     alloc::keep_freed_memory();
-    // The benchmark's A/B of the GPU path: burn's kernels or ours, whatever the adapter's default.
+    // The benchmark's A/Bs of the GPU path: burn's kernels or ours, whatever the adapter's
+    // default, and our product's first strategy.
+    use cnn_kernels::gpu::{Kernels, choose_kernels, matmul};
     match std::env::var("CNN_GPU_KERNELS").as_deref() {
-        Ok("burn") => cnn_kernels::gpu::choose_kernels(cnn_kernels::gpu::Kernels::Burns),
-        Ok("ours") => cnn_kernels::gpu::choose_kernels(cnn_kernels::gpu::Kernels::Ours),
+        Ok("burn") => choose_kernels(Kernels::Burns),
+        Ok("ours") => choose_kernels(Kernels::Ours),
+        _ => {}
+    }
+    match std::env::var("CNN_GPU_MATMUL").as_deref() {
+        Ok("double") => matmul::choose_tiles(matmul::Tiles::Double),
+        Ok("naive") => matmul::choose_tiles(matmul::Tiles::Naive),
         _ => {}
     }
     match Cli::parse().command {

@@ -5,9 +5,7 @@
 use burn::backend::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-use std::sync::atomic::Ordering;
-
-use super::{CHOICE, Kernels, code, set_columns_budget};
+use super::{Kernels, set_columns_budget, swap_chosen};
 use crate::{conv2d, linear};
 
 /// The same values on the CPU and on the GPU, both tracked.
@@ -28,19 +26,36 @@ async fn assert_close<const D: usize>(what: &str, on_gpu: Tensor<D>, on_cpu: Ten
 }
 
 /// Our kernels while it lives, whatever the adapter's default; then the choice that was.
-struct Ours(u8);
+struct Ours(Option<Kernels>);
 
 impl Ours {
     fn now() -> Self {
-        let was = CHOICE.swap(code(Kernels::Ours, true), Ordering::Relaxed);
-        Ours(was)
+        Ours(swap_chosen(Some(Kernels::Ours)))
     }
 }
 
 impl Drop for Ours {
     fn drop(&mut self) {
-        CHOICE.store(self.0, Ordering::Relaxed);
+        swap_chosen(self.0);
     }
+}
+
+/// `y`, computed from `x` and `w` on each device, and its gradients for `x` and `w` equal on both,
+/// under a loss that weighs every output differently, so that no gradient is a plain sum.
+async fn assert_pass_close<const D: usize>(
+    case: &str,
+    (cpu, gpu): (&Device, &Device),
+    x: &(Tensor<D>, Tensor<D>),
+    w: &(Tensor<D>, Tensor<D>),
+    (y_cpu, y_gpu): (Tensor<D>, Tensor<D>),
+) {
+    assert_close(&format!("{case}: output"), y_gpu.clone(), y_cpu.clone()).await;
+    let (weights_cpu, weights_gpu) = pair(y_cpu.dims(), cpu, gpu).await;
+    let grads_cpu = (y_cpu * weights_cpu).sum().backward();
+    let grads_gpu = (y_gpu * weights_gpu).sum().backward();
+    let grad = |t: &Tensor<D>, grads| t.grad(grads).expect("a gradient");
+    assert_close(&format!("{case}: input gradient"), grad(&x.1, &grads_gpu), grad(&x.0, &grads_cpu)).await;
+    assert_close(&format!("{case}: weight gradient"), grad(&w.1, &grads_gpu), grad(&w.0, &grads_cpu)).await;
 }
 
 /// The output and both gradients of a convolution on each device, through [`conv2d`], for shapes
@@ -65,18 +80,11 @@ pub async fn convolutions(cpu: &Device, gpu: &Device) {
         set_columns_budget(budget);
         let options = ConvOptions::new([stride; 2], [padding; 2], [dilation; 2], groups);
         let case = format!("{batch}x{c_in}x{h}x{w} by {c_out}x{}x{k}x{k}, {options:?}", c_in / groups);
-        let (x_cpu, x_gpu) = pair([batch, c_in, h, w], cpu, gpu).await;
-        let (w_cpu, w_gpu) = pair([c_out, c_in / groups, k, k], cpu, gpu).await;
-        let y_cpu = conv2d(x_cpu.clone(), w_cpu.clone(), None, options.clone());
-        let y_gpu = conv2d(x_gpu.clone(), w_gpu.clone(), None, options.clone());
-        assert_close(&format!("{case}: output"), y_gpu.clone(), y_cpu.clone()).await;
-        // A loss that weighs every output differently, so no gradient is a plain sum.
-        let (weights_cpu, weights_gpu) = pair(y_cpu.dims(), cpu, gpu).await;
-        let grads_cpu = (y_cpu * weights_cpu).sum().backward();
-        let grads_gpu = (y_gpu * weights_gpu).sum().backward();
-        let grad = |t: &Tensor<4>, grads| t.grad(grads).expect("a gradient");
-        assert_close(&format!("{case}: input gradient"), grad(&x_gpu, &grads_gpu), grad(&x_cpu, &grads_cpu)).await;
-        assert_close(&format!("{case}: weight gradient"), grad(&w_gpu, &grads_gpu), grad(&w_cpu, &grads_cpu)).await;
+        let x = pair([batch, c_in, h, w], cpu, gpu).await;
+        let w = pair([c_out, c_in / groups, k, k], cpu, gpu).await;
+        let y = |(x, w): (&Tensor<4>, &Tensor<4>)| conv2d(x.clone(), w.clone(), None, options.clone());
+        let ys = (y((&x.0, &w.0)), y((&x.1, &w.1)));
+        assert_pass_close(&case, (cpu, gpu), &x, &w, ys).await;
     }
     set_columns_budget(None);
 }
@@ -87,16 +95,9 @@ pub async fn linear_layers(cpu: &Device, gpu: &Device) {
     let _ours = Ours::now();
     for [batch, input, output] in [[1, 5, 3], [7, 300, 130], [64, 129, 1000]] {
         let case = format!("{batch}x{input} by {input}x{output}");
-        let (x_cpu, x_gpu) = pair([batch, input], cpu, gpu).await;
-        let (w_cpu, w_gpu) = pair([input, output], cpu, gpu).await;
-        let y_cpu = linear(x_cpu.clone(), w_cpu.clone(), None);
-        let y_gpu = linear(x_gpu.clone(), w_gpu.clone(), None);
-        assert_close(&format!("{case}: output"), y_gpu.clone(), y_cpu.clone()).await;
-        let (weights_cpu, weights_gpu) = pair(y_cpu.dims(), cpu, gpu).await;
-        let grads_cpu = (y_cpu * weights_cpu).sum().backward();
-        let grads_gpu = (y_gpu * weights_gpu).sum().backward();
-        let grad = |t: &Tensor<2>, grads| t.grad(grads).expect("a gradient");
-        assert_close(&format!("{case}: input gradient"), grad(&x_gpu, &grads_gpu), grad(&x_cpu, &grads_cpu)).await;
-        assert_close(&format!("{case}: weight gradient"), grad(&w_gpu, &grads_gpu), grad(&w_cpu, &grads_cpu)).await;
+        let x = pair([batch, input], cpu, gpu).await;
+        let w = pair([input, output], cpu, gpu).await;
+        let ys = (linear(x.0.clone(), w.0.clone(), None), linear(x.1.clone(), w.1.clone(), None));
+        assert_pass_close(&case, (cpu, gpu), &x, &w, ys).await;
     }
 }

@@ -7,6 +7,8 @@
 //! transposed operand is read in place. It needs neither cooperative matrices nor subgroups, so
 //! it runs on every WebGPU adapter.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use burn::backend::TensorMetadata;
 use burn::tensor::DType;
 use burn_cubecl::cubecl::ir::{ElemType, FloatKind};
@@ -18,12 +20,31 @@ use cubek::matmul::multi_level;
 use cubek::matmul::strategy::Strategy;
 use cubek::std::InputBinding;
 
-/// The strategies tried in order; the last one takes any layout. `CNN_GPU_MATMUL` (natively:
-/// `double` or `naive`) puts another first, for the benchmark's A/B.
+/// The first strategy the product tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tiles {
+    /// cubek's `SimpleUnit`: each thread a tile of outputs, operands staged in shared memory.
+    Simple,
+    /// `DoubleUnit`: the same with the next tiles loaded while the last are multiplied.
+    Double,
+    /// `Naive`: one thread per output, no shared memory, no barriers.
+    Naive,
+}
+
+static FIRST: AtomicU8 = AtomicU8::new(Tiles::Simple as u8);
+
+/// Makes the product try `tiles` first from now on: the benchmark's A/B (the CLI's
+/// `CNN_GPU_MATMUL`). On lavapipe `SimpleUnit` and `DoubleUnit` trained as fast, `Naive` at less
+/// than half their speed (README, "The GPU path").
+pub fn choose_tiles(tiles: Tiles) {
+    FIRST.store(tiles as u8, Ordering::Relaxed);
+}
+
+/// The strategies tried in order; the last one takes any layout.
 fn strategies() -> [Strategy; 2] {
-    let first = match std::env::var("CNN_GPU_MATMUL").as_deref() {
-        Ok("double") => multi_level::Strategy::DoubleUnit(Default::default()),
-        Ok("naive") => multi_level::Strategy::Naive,
+    let first = match FIRST.load(Ordering::Relaxed) {
+        x if x == Tiles::Double as u8 => multi_level::Strategy::DoubleUnit(Default::default()),
+        x if x == Tiles::Naive as u8 => multi_level::Strategy::Naive,
         _ => multi_level::Strategy::SimpleUnit(Default::default()),
     };
     [Strategy::MultiLevel(first), Strategy::MultiLevel(multi_level::Strategy::Naive)]

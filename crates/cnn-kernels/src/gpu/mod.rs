@@ -65,19 +65,36 @@ pub enum Kernels {
     Burns,
 }
 
-// 0: nothing said (ours); 1, 2: ours or burn's as a default for the adapter; 3, 4: ours or
-// burn's as chosen, which a default does not change.
-static CHOICE: AtomicU8 = AtomicU8::new(0);
+// What was chosen (the CLI's A/B, the equality tests) and the opened adapter's default, each as
+// `code`; a choice wins over a default, and with neither ours run.
+static CHOSEN: AtomicU8 = AtomicU8::new(0);
+static DEFAULT: AtomicU8 = AtomicU8::new(0);
 
-fn code(kernels: Kernels, chosen: bool) -> u8 {
-    let base = if chosen { 3 } else { 1 };
-    base + u8::from(kernels == Kernels::Burns)
+fn code(kernels: Option<Kernels>) -> u8 {
+    match kernels {
+        None => 0,
+        Some(Kernels::Ours) => 1,
+        Some(Kernels::Burns) => 2,
+    }
+}
+
+fn decode(code: u8) -> Option<Kernels> {
+    match code {
+        1 => Some(Kernels::Ours),
+        2 => Some(Kernels::Burns),
+        _ => None,
+    }
 }
 
 /// Runs `kernels` from now on, whatever the adapter's default: the benchmark's A/B (the CLI's
 /// `CNN_GPU_KERNELS=burn` or `ours`).
 pub fn choose_kernels(kernels: Kernels) {
-    CHOICE.store(code(kernels, true), Ordering::Relaxed);
+    swap_chosen(Some(kernels));
+}
+
+/// Makes `kernels` the choice (`None`: no choice), and gives back the one before.
+fn swap_chosen(kernels: Option<Kernels>) -> Option<Kernels> {
+    decode(CHOSEN.swap(code(kernels), Ordering::Relaxed))
 }
 
 /// Runs `kernels` from now on unless [`choose_kernels`] said otherwise: what an opened adapter
@@ -85,15 +102,13 @@ pub fn choose_kernels(kernels: Kernels) {
 /// trained 2-2.3x slower (likely its barriers, behind which the tiled product stages its tiles),
 /// and lavapipe ran ours no faster than burn's tuned kernels (README, "The GPU path").
 pub fn default_kernels(kernels: Kernels) {
-    let _ = CHOICE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| (c < 3).then(|| code(kernels, false)));
+    DEFAULT.store(code(Some(kernels)), Ordering::Relaxed);
 }
 
 /// The kernels that run now.
 pub fn kernels() -> Kernels {
-    match CHOICE.load(Ordering::Relaxed) {
-        2 | 4 => Kernels::Burns,
-        _ => Kernels::Ours,
-    }
+    let chosen = decode(CHOSEN.load(Ordering::Relaxed));
+    chosen.or_else(|| decode(DEFAULT.load(Ordering::Relaxed))).unwrap_or(Kernels::Ours)
 }
 
 fn burns() -> bool {
