@@ -3,7 +3,7 @@
 //! tensors. The state is burn's `AdamState`, whose record names are `AdamWState`'s too, so
 //! checkpoints saved with burn's optimisers resume with these and the other way round.
 
-use burn::optim::{AdamState, AdaptiveMomentumState};
+use burn::optim::{AdaptiveMomentumState, RecordState, StateSink, StateSource};
 use burn::optim::{LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 use cnn_kernels::{AdamStep, Correction};
@@ -53,6 +53,25 @@ impl Adam {
     }
 }
 
+/// burn's `AdamState`, recorded through [`crate::readback`] so that a browser's GPU can be read
+/// asynchronously.
+#[derive(Clone)]
+pub struct AdamState<const D: usize>(burn::optim::AdamState<D>);
+
+impl<const D: usize> RecordState for AdamState<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        let momentum = &self.0.momentum;
+        crate::readback::flatten([&momentum.moment_1, &momentum.moment_2], |[moment_1, moment_2]| {
+            let momentum = AdaptiveMomentumState { moment_1, moment_2, ..momentum.clone() };
+            burn::optim::AdamState::new(momentum).state_flatten(prefix, out)
+        });
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+        burn::optim::AdamState::state_unflatten(prefix, src, device).map(Self)
+    }
+}
+
 impl Optimizer for Adam {
     type State<const D: usize> = AdamState<D>;
 
@@ -63,12 +82,12 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let (tensor, momentum) = self.step_from(lr, tensor, grad, state.map(|state| state.momentum));
-        (tensor, Some(AdamState::new(momentum)))
+        let (tensor, momentum) = self.step_from(lr, tensor, grad, state.map(|state| state.0.momentum));
+        (tensor, Some(AdamState(burn::optim::AdamState::new(momentum))))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        AdamState::new(state.momentum.to_device(device))
+        AdamState(burn::optim::AdamState::new(state.0.momentum.to_device(device)))
     }
 }
 

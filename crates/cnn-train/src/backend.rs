@@ -132,19 +132,33 @@ fn gpu_options(kind: BackendKind) -> Result<burn::tensor::wgpu::WgpuOptions, Tra
     }
 }
 
-/// wgpu's adapter for each kind, opened once per process: its runtime can be initialised only
-/// once, and a page trains many times.
+/// A GPU opened in this process, with the wgpu handles it runs on.
+#[cfg(feature = "gpu")]
+struct Opened {
+    backend: Backend,
+    setup: burn::tensor::wgpu::WgpuSetup,
+}
+
+/// The GPUs opened, at most one per kind: wgpu's runtime for a kind can be initialised only once
+/// per process, and a page trains many times.
+#[cfg(feature = "gpu")]
+static OPENED: std::sync::Mutex<Vec<Opened>> = std::sync::Mutex::new(Vec::new());
+
+/// wgpu's adapter for `kind`, opened once per process; opened afresh, as a new device on a new
+/// adapter, where the one opened before was lost.
 #[cfg(feature = "gpu")]
 async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
-    use std::sync::Mutex;
-
-    static OPENED: Mutex<Vec<Backend>> = Mutex::new(Vec::new());
-    let opened = |kind| OPENED.lock().ok().and_then(|b| b.iter().find(|b: &&Backend| b.kind == kind).cloned());
-    if let Some(backend) = opened(kind) {
-        return Ok(backend);
-    }
-    let (device, setup) =
-        gpu_options(kind)?.init_with_setup_async().await.map_err(|e| TrainError::NoGpu(e.to_string()))?;
+    let opened = OPENED
+        .lock()
+        .ok()
+        .and_then(|o| o.iter().find(|o| o.backend.kind == kind).map(|o| (o.backend.clone(), o.setup.clone())));
+    let (device, setup) = match opened {
+        Some((backend, setup)) => match lost(&backend.device).await {
+            false => return Ok(backend),
+            true => reopen(&setup).await?,
+        },
+        None => gpu_options(kind)?.init_with_setup_async().await.map_err(|e| TrainError::NoGpu(e.to_string()))?,
+    };
     let info = setup.adapter.get_info();
     let api = match info.backend {
         burn::tensor::wgpu::wgpu::Backend::BrowserWebGpu => "WebGPU".to_string(),
@@ -167,9 +181,56 @@ async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
     }
     let backend = Backend { kind, device: device.autodiff(), label, software, capacity };
     if let Ok(mut opened) = OPENED.lock() {
-        opened.push(backend.clone());
+        opened.retain(|o| o.backend.kind != kind);
+        opened.push(Opened { backend: backend.clone(), setup });
     }
     Ok(backend)
+}
+
+/// Whether `device` was lost: wgpu says so once, to cubecl, which then fails every read.
+#[cfg(feature = "gpu")]
+async fn lost(device: &Device) -> bool {
+    let probe = Tensor::<1>::from_data([0.0f32], &device.clone().without_autodiff());
+    let read = probe.into_data_async().await.map_err(crate::readback::execution);
+    let values = read.and_then(|data| data.try_into_vec::<f32>().map_err(crate::readback::data_error));
+    matches!(values, Err(TrainError::GpuLost(_)))
+}
+
+/// A device like the lost one (its features and limits), on the adapter the instance gives now:
+/// a browser hands an adapter out for one device only. burn registers it as a new runtime.
+#[cfg(feature = "gpu")]
+async fn reopen(lost: &burn::tensor::wgpu::WgpuSetup) -> Result<(Device, burn::tensor::wgpu::WgpuSetup), TrainError> {
+    use burn::tensor::wgpu::wgpu;
+    let gone = |e: String| TrainError::NoGpu(format!("the GPU was lost and cannot be opened again: {e}"));
+    let options =
+        wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() };
+    let adapter = lost.instance.request_adapter(&options).await.map_err(|e| gone(e.to_string()))?;
+    let descriptor = wgpu::DeviceDescriptor {
+        label: Some("cnn-playground, reopened"),
+        required_features: lost.device.features(),
+        required_limits: lost.device.limits(),
+        ..Default::default()
+    };
+    let (device, queue) = adapter.request_device(&descriptor).await.map_err(|e| gone(e.to_string()))?;
+    let setup = burn::tensor::wgpu::WgpuSetup {
+        instance: lost.instance.clone(),
+        adapter,
+        device,
+        queue,
+        backend: lost.backend,
+    };
+    let device = Device::wgpu_options().setup(setup.clone()).init().map_err(|e| gone(e.to_string()))?;
+    Ok((device, setup))
+}
+
+/// Destroys the GPU device opened for `kind`, as a driver reset or a crashed GPU process would
+/// (what WebGL's `WEBGL_lose_context` does for WebGL): for tests of what a run does when its GPU
+/// goes. Whether one was open.
+#[cfg(feature = "gpu")]
+pub fn lose_gpu(kind: BackendKind) -> bool {
+    let opened =
+        OPENED.lock().ok().and_then(|o| o.iter().find(|o| o.backend.kind == kind).map(|o| o.setup.device.clone()));
+    opened.map(|device| device.destroy()).is_some()
 }
 
 #[cfg(not(feature = "gpu"))]

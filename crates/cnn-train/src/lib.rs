@@ -5,7 +5,8 @@
 //!   read panics on WebGPU in the browser);
 //! - [`recipe`]: optimisers, learning-rate schedules and the named recipes;
 //! - [`run`]: epochs over real data, progress as [`Event`]s, cancellation;
-//! - [`checkpoint`]: a run saved after an epoch, to resume exactly;
+//! - [`checkpoint`]: a run saved after an epoch, to resume exactly (read back asynchronously by
+//!   `readback`);
 //! - [`inspect`]: every test image's probabilities, the confusion matrix, the surest mistakes;
 //! - [`looks`]: what a network sees in one picture (feature maps, filters, saliency, CAM);
 //! - [`bench`]: the speed of training steps after a warm-up.
@@ -17,6 +18,7 @@ pub mod checkpoint;
 pub mod export;
 pub mod inspect;
 pub mod looks;
+mod readback;
 pub mod recipe;
 pub mod run;
 pub mod sgd;
@@ -38,6 +40,13 @@ pub enum TrainError {
     TooLarge { what: String, device: String },
     #[error("the device failed while training ({0}); if it was a GPU that is gone, train on the CPU")]
     Device(String),
+    /// The GPU went away (a driver reset, a GPU process that crashed, a laptop that switched
+    /// GPUs): nothing more runs on it in this process.
+    #[error(
+        "the GPU was lost ({0}): the run stops here and keeps every epoch its last checkpoint holds; \
+         resume it on the CPU"
+    )]
+    GpuLost(String),
     #[error("there are no {0} images to work with: choose at least one")]
     NoData(&'static str),
     #[error("{}", diverged(*.loss, *.epoch, *.step, *.learning_rate))]

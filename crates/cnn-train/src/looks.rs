@@ -193,7 +193,7 @@ mod tests {
     fn fresh(model: ModelSpec, size: usize) -> (Checkpoint, Backend) {
         let cpu = pollster::block_on(Backend::open(BackendKind::Cpu)).unwrap();
         let spec = TrainSpec::new(model, size);
-        let (weights, optimizer) = Trainer::new(&spec, &cpu.device).unwrap().save_state().unwrap();
+        let (weights, optimizer) = pollster::block_on(Trainer::new(&spec, &cpu.device).unwrap().save_state()).unwrap();
         (Checkpoint { spec, epoch: 0, history: vec![], images: None, weights, optimizer }, cpu)
     }
 

@@ -329,7 +329,7 @@ pub async fn train_from(
         on_event(Event::Epoch(stats.clone()));
         history.push(stats);
         if let Some(keep) = &mut checkpoints.keep {
-            let (weights, optimizer) = trainer.save_state()?;
+            let (weights, optimizer) = trainer.save_state().await?;
             let images = Some(images);
             keep(Checkpoint { spec: spec.clone(), epoch, history: history.clone(), images, weights, optimizer });
         }

@@ -30,7 +30,9 @@ const VELOCITY: &str = "velocity";
 impl<const D: usize> RecordState for SgdState<D> {
     fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
         if let Some(velocity) = &self.velocity {
-            out.push_tensor(&join_path(prefix, MOMENTUM), VELOCITY, velocity.clone().into_data());
+            crate::readback::flatten([velocity], |[velocity]| {
+                out.push_tensor(&join_path(prefix, MOMENTUM), VELOCITY, velocity.into_data())
+            });
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use burn::tensor::Bytes;
 
 use crate::checkpoint::{CheckpointError, load_weights};
+use crate::readback;
 use crate::{TrainError, TrainSpec};
 
 /// Loss and accuracy of one batch (a mean over its examples).
@@ -82,13 +83,11 @@ impl Trainer {
         read_summary(summary, batch.len()).await
     }
 
-    /// The weights and the optimiser's state as burnpack bytes, for a checkpoint. The read-back is
-    /// synchronous: natively and on the CPU that is fine; WebGPU in a browser would refuse it.
-    pub fn save_state(&self) -> Result<(Vec<u8>, Vec<u8>), TrainError> {
+    /// The weights and the optimiser's state as burnpack bytes, for a checkpoint; read back
+    /// asynchronously ([`crate::readback`]), as WebGPU in a browser requires.
+    pub async fn save_state(&self) -> Result<(Vec<u8>, Vec<u8>), TrainError> {
         let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?;
-        let weights = model.clone().into_record().into_bytes().map_err(|e| TrainError::Device(e.to_string()))?;
-        let optimizer = self.optim.into_bytes().map_err(|e| TrainError::Device(e.to_string()))?;
-        Ok((weights.to_vec(), optimizer.to_vec()))
+        Ok((readback::weight_bytes(model).await?, readback::optimizer_bytes(&self.optim).await?))
     }
 
     /// Replaces the weights and the optimiser's state with a checkpoint's; on an error nothing
@@ -158,8 +157,8 @@ fn tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
 
 /// A tensor's values, read back asynchronously (a synchronous read panics on WebGPU in a browser).
 pub(crate) async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, TrainError> {
-    let data = tensor.into_data_async().await.map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))
+    let data = tensor.into_data_async().await.map_err(readback::execution)?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(readback::data_error)
 }
 
 /// One read-back per batch: `[mean loss, correct count]`.

@@ -333,7 +333,7 @@ fn vulkan_matches_the_cpu_and_trains_on_real_images() {
         cnn_kernels::gpu::choose_kernels(cnn_kernels::gpu::Kernels::Ours);
         let mut on_cpu = Trainer::new(&spec, &cpu.device).unwrap();
         let mut on_vulkan = Trainer::new(&spec, &vulkan.device).unwrap();
-        on_vulkan.load_weights(&on_cpu.save_state().unwrap().0).unwrap();
+        on_vulkan.load_weights(&on_cpu.save_state().await.unwrap().0).unwrap();
         let first_cpu = on_cpu.step(&batches[0], spec.learning_rate).await.unwrap().loss;
         let mut losses = vec![on_vulkan.step(&batches[0], spec.learning_rate).await.unwrap().loss];
         eprintln!("{}: first step's loss {} (CPU {first_cpu})", vulkan.label, losses[0]);
@@ -347,5 +347,73 @@ fn vulkan_matches_the_cpu_and_trains_on_real_images() {
             eprintln!("pass {pass}: mean loss {}", losses.last().unwrap());
         }
         assert!(*losses.last().unwrap() < 0.8 * losses[0], "losses on {}: {losses:?}", vulkan.label);
+    });
+}
+
+/// A GPU lost mid-run (destroyed here, as a driver reset would) stops the run with a sentence
+/// after the epoch its checkpoint holds; that checkpoint holds the GPU's weights (read back
+/// asynchronously, as a browser needs) and resumes on the CPU; and the GPU opens afresh.
+#[cfg(feature = "gpu")]
+#[test]
+fn a_lost_gpu_stops_the_run_with_a_sentence_and_its_checkpoint_resumes_on_the_cpu() {
+    use cnn_train::backend::lose_gpu;
+    use cnn_train::{Checkpoint, Checkpoints, Trainer, evaluate, train_from};
+
+    let _one = one_run_at_a_time();
+    let tiny = ModelSpec::Vgg(VggSpec { arch: vec![(1, 8), (1, 16)], head_width: 64, dropout: 0.0 });
+    // Adam: two moments per weight to read back, besides the weights.
+    let spec = TrainSpec {
+        epochs: 3,
+        batch_size: 32,
+        learning_rate: 0.002,
+        optimizer: Optimizer::adam(),
+        ..TrainSpec::new(tiny, 28)
+    };
+    let (train_set, test_set) = (load(Split::Train, 128), load(Split::Test, 64));
+    pollster::block_on(async {
+        let vulkan = Backend::open(BackendKind::Vulkan).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut kept = Vec::new();
+        let keep = Checkpoints {
+            resume: None,
+            keep: Some(Box::new(|c: Checkpoint| {
+                kept.push(c);
+                assert!(lose_gpu(BackendKind::Vulkan), "a Vulkan device to lose");
+            })),
+        };
+        let mut epochs = Vec::new();
+        let on_event = |e| {
+            if let Event::Epoch(stats) = e {
+                epochs.push(stats)
+            }
+        };
+        let error =
+            train_from(&spec, &train_set, &test_set, &vulkan, &Cancel::default(), keep, on_event).await.unwrap_err();
+        let sentence = error.to_string();
+        eprintln!("{sentence}");
+        assert!(matches!(error, TrainError::GpuLost(_)), "{error:?}");
+        assert!(sentence.starts_with("the GPU was lost (") && sentence.ends_with("resume it on the CPU"), "{sentence}");
+        assert_eq!((epochs.len(), kept.len()), (1, 1), "epoch 1 ran and was kept, epoch 2 stopped");
+        let checkpoint = kept.pop().unwrap();
+        assert_eq!(checkpoint.epoch, 1);
+
+        // The weights kept are the GPU's: the CPU measures what the GPU measured after epoch 1.
+        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let on_cpu = evaluate(&checkpoint, &test_set, &cpu).await.unwrap();
+        let (loss, accuracy) = (on_cpu.loss, on_cpu.correct as f32 / on_cpu.examples as f32);
+        assert!((loss - epochs[0].test_loss).abs() < 1e-4, "CPU {loss}, GPU {}", epochs[0].test_loss);
+        assert_eq!(accuracy, epochs[0].test_accuracy);
+
+        let from = Checkpoints { resume: Some(checkpoint), keep: None };
+        let resumed = train_from(&spec, &train_set, &test_set, &cpu, &Cancel::default(), from, |_| {}).await.unwrap();
+        assert_eq!(resumed.len(), 3);
+        assert_eq!(resumed[0], epochs[0]);
+        assert!(resumed[2].train_loss < resumed[0].train_loss, "{resumed:?}");
+
+        // The next run opens a new device on the adapter and trains there.
+        let again = Backend::open(BackendKind::Vulkan).await.unwrap();
+        let mut trainer = Trainer::new(&spec, &again.device).unwrap();
+        let batch = cnn_data::BatchPlan { batch_size: 32, image_size: 28, seed: 1 }
+            .batch(&train_set, &(0..32).collect::<Vec<_>>());
+        assert!(trainer.step(&batch, 0.002).await.unwrap().loss.is_finite());
     });
 }

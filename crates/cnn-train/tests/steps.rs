@@ -235,3 +235,49 @@ fn report(message: &str) {
 fn report(message: &str) {
     wasm_bindgen_test::console_log!("{message}");
 }
+
+/// A run on WebGPU keeps a checkpoint after every epoch, as the page's runs do (read back
+/// asynchronously: a synchronous read panics here); a GPU lost after it (destroyed, as a driver
+/// reset would) stops the run with a sentence, the checkpoint holds what the GPU had, and the
+/// next run opens the GPU afresh.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_webgpu_run_keeps_its_checkpoint_when_the_gpu_is_lost() {
+    use cnn_train::{Cancel, Checkpoint, Checkpoints, Event, TrainError, evaluate, train_from};
+    let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(64);
+    let webgpu = Backend::open(BackendKind::Wgpu).await.unwrap();
+    let spec = TrainSpec {
+        epochs: 2,
+        batch_size: 16,
+        learning_rate: 0.002,
+        optimizer: Optimizer::adam(),
+        ..TrainSpec::new(tiny("vgg").spec, SIZE)
+    };
+    let mut kept = Vec::new();
+    let keep = Checkpoints {
+        resume: None,
+        keep: Some(Box::new(|c: Checkpoint| {
+            kept.push(c);
+            assert!(cnn_train::backend::lose_gpu(BackendKind::Wgpu));
+        })),
+    };
+    let mut epochs = Vec::new();
+    let on_event = |e| {
+        if let Event::Epoch(stats) = e {
+            epochs.push(stats)
+        }
+    };
+    let error = train_from(&spec, &data, &data, &webgpu, &Cancel::default(), keep, on_event).await.unwrap_err();
+    assert!(matches!(error, TrainError::GpuLost(_)), "{error:?}");
+    let checkpoint = Checkpoint::from_bytes(&kept.pop().unwrap().to_bytes()).unwrap();
+    assert_eq!((checkpoint.epoch, epochs.len()), (1, 1));
+    let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+    let on_cpu = evaluate(&checkpoint, &data, &cpu).await.unwrap();
+    assert!((on_cpu.loss - epochs[0].test_loss).abs() < 1e-4, "CPU {}, WebGPU {}", on_cpu.loss, epochs[0].test_loss);
+
+    let again = Backend::open(BackendKind::Wgpu).await.unwrap();
+    let mut trainer = Trainer::new(&spec, &again.device).unwrap();
+    let plan = BatchPlan { batch_size: 16, image_size: SIZE, seed: 1 };
+    assert!(trainer.step(&plan.batch(&data, &(0..16).collect::<Vec<_>>()), 0.002).await.unwrap().loss.is_finite());
+    report(&format!("{}: {error}; the checkpoint of epoch 1 measures {} on the CPU", webgpu.label, on_cpu.loss));
+}
