@@ -8,7 +8,8 @@
 # The peers are installed here, not by CI: PyTorch from PyPI into a virtualenv, TF.js from npm,
 # both under ~/.cache/cnn-playground/bench. Takes most of an hour on two cores (the software WebGPU
 # and WebGL adapters take seconds per step, so the browser's GPU systems run at 56 px, batch 32
-# only unless BENCH_GPU_SIZES and BENCH_GPU_BATCHES say more). Narrow it with BENCH_MODELS,
+# only unless BENCH_GPU_SIZES and BENCH_GPU_BATCHES say more), then products of two 1024x1024
+# matrices alone (BENCH_MATMUL) on each system. Narrow it with BENCH_MODELS,
 # BENCH_SIZES, BENCH_BATCHES, BENCH_SYSTEMS (browser systems), BENCH_WARMUP, BENCH_STEPS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,8 @@ for backend in cpu wgpu vulkan; do
     python3 -c 'import json, sys; print(json.dumps({"system": sys.argv[1], "error": sys.argv[2]}))' \
       "ours-native-$backend" "${error#error: }" >>"$rows"
   fi
+  # The matrix product microbenchmark: ours and burn's on a GPU (no row where it cannot run).
+  "$cnn" bench --json --backend "$backend" --matmul "${BENCH_MATMUL:-1024}" --steps 5 >>"$rows" 2>/dev/null || true
 done
 log "PyTorch"
 for model in ${models//,/ }; do

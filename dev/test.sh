@@ -13,8 +13,9 @@ cargo test --profile fast --workspace --exclude app --exclude cnn-worker --exclu
 step "browser tests: WebGPU (SwiftShader) and CPU backends in headless Chromium"
 # Optimised (a debug wasm test binary is ~750 MB and the runner then needs ~12 GB of memory), but
 # without LTO: its cold build took 7.1 min against about 8.4 for `--release`.
-# The timeout is for the whole run: the eleven WebGPU tests take 30-55 s each on SwiftShader
-# (the run took 506 s on two cores on 2026-12-06), so it leaves room for a slower machine.
+# The timeout is for the whole run: the twelve WebGPU tests take up to a minute each on
+# SwiftShader (the run of 21 tests took 279 s on two cores on 2026-12-06), so it leaves room for a
+# slower machine.
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 WASM_BINDGEN_TEST_TIMEOUT=1800 CHROMEDRIVER="$(command -v chromedriver)" \
   cargo test --profile fast -p cnn-train --target wasm32-unknown-unknown --test steps

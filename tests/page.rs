@@ -325,6 +325,50 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
     client.close().await.expect("close the browser");
 }
 
+/// A GPU lost mid-run (the page's `cnn-lose-gpu` event destroys the worker's WebGPU device, as a
+/// driver reset would): the run stops with the sentence at its last stored epoch, the form turns
+/// to the CPU, a fresh worker loads, and Resume finishes the run on the CPU from that epoch.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_gpu_stops_the_run_which_resumes_on_the_cpu() {
+    let port = serve(dist());
+    let (client, _driver) = open_with_threads(port).await;
+    choose_backend(&client, "webgpu").await;
+    set_fields(&client, &[("train-images", "256"), ("test-images", "64"), ("batch-size", "32"), ("epochs", "3")]).await;
+    click(&client, "train").await;
+    // Epoch 1 is stored once epoch 2 has begun (the worker writes it while the next steps run,
+    // and reports the loss only once it is stored).
+    wait_for(&client, "status", 600, |s| s.starts_with("Epoch 2: step")).await;
+    assert!(text(&client, "backend").await.starts_with("WebGPU"));
+    let rows = "return [...document.querySelectorAll('#epoch-table tbody tr')].map(r => r.textContent)";
+    let before = client.execute(rows, vec![]).await.expect("the epochs so far");
+    client.execute("window.dispatchEvent(new Event('cnn-lose-gpu'))", vec![]).await.expect("lose the GPU");
+
+    let error = wait_for(&client, "error", 120, |e| !e.is_empty()).await;
+    println!("the page said: {error}");
+    assert!(error.starts_with("the GPU was lost (") && error.ends_with("resume it on the CPU"), "{error}");
+    assert!(!error.contains("poisoned"), "burn's wrapping, not the GPU's reason: {error}");
+    assert_eq!(text(&client, "status").await, "The GPU was lost: the run stopped.");
+    let progress = text(&client, "progress-text").await;
+    assert!(progress.starts_with("Stopped at epoch 2 of 3") && !progress.contains("left"), "{progress}");
+    assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "stopped after epoch 1 of 3");
+    assert_eq!(value(&client, "backend-choice").await, "cpu", "Resume goes to the CPU");
+    screenshots(&client, "gpu-lost", "error").await;
+
+    // A fresh worker loads the data; the run resumes on the CPU's threads from epoch 1.
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    let resume = client.find(Locator::Css("#runs tbody tr:first-child button.resume")).await.expect("Resume");
+    resume.click().await.expect("a click");
+    wait_for(&client, "status", 600, |s| s == "Done.").await;
+    assert!(text(&client, "backend").await.starts_with("CPU"), "{}", text(&client, "backend").await);
+    assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "finished, 3 epochs");
+    let after = client.execute(rows, vec![]).await.expect("the epochs");
+    let (before, after) = (before.as_array().expect("rows"), after.as_array().expect("rows"));
+    assert_eq!((before.len(), after.len()), (1, 3), "epochs before the loss {before:?}, after {after:?}");
+    assert_eq!(before[0], after[0], "epoch 1 as the GPU trained it, not trained again");
+    assert_eq!(text(&client, "error").await, "");
+    client.close().await.expect("close the browser");
+}
+
 /// A newcomer's first click: the page's defaults (ResNet at 28 pixels, the quick recipe) on Auto,
 /// which picks the CPU's threads here, must reach 80% on the test images (the README gives the
 /// time it takes).

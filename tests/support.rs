@@ -220,8 +220,10 @@ pub async fn wait_for_chart(
     seconds: u64,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
+    // A chart between two of the page's options may have no legend or series yet: read as null.
     let script = "const c = echarts.getInstanceByDom(document.getElementById(arguments[0])); \
                   if (!c) return null; const o = c.getOption(); \
+                  if (!o.legend?.[0]?.data || !o.series) return null; \
                   return { legend: o.legend[0].data.map(d => d.name ?? d), series: o.series.map(s => [s.name, (s.data || []).length]) };";
     let started = Instant::now();
     loop {

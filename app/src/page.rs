@@ -86,6 +86,27 @@ pub fn App() -> impl IntoView {
         Signal::derive(measuring),
     );
 
+    // Bumped to end the main worker and start a fresh one (see `main_failed`).
+    let main_generation = RwSignal::new(0u32);
+    // The GPU was lost mid-run: the run stops at its last stored checkpoint (the worker reports
+    // once it is stored), Resume takes it on the CPU, and a fresh worker replaces this one, whose
+    // GPU (and burn's default device, where an optimiser's state loads) cannot be trusted again.
+    let gpu_lost = move |sentence: String| {
+        pending.set_value(None);
+        status.set("The GPU was lost: the run stopped.".into());
+        runs.end(RunState::Stopped);
+        error.set(Some(sentence));
+        form.update(|f| f.backend = "cpu".into());
+        live.stopped();
+        data_len.set(None);
+        main_generation.update(|g| *g += 1);
+    };
+    // What WebGL's `WEBGL_lose_context` is for WebGL: the tests lose the worker's GPU with it.
+    // Listens as long as the page lives: dropping the handle leaves the listener.
+    let _listening = window_event_listener_untyped("cnn-lose-gpu", move |_| {
+        workers.with_value(|w| w.send(false, &ToWorker::LoseGpu));
+    });
+
     let on_message = move |message: FromWorker| match message {
         FromWorker::Loaded { train_images, test_images, .. } => {
             status.set(format!("Ready: {train_images} training and {test_images} test images."));
@@ -152,6 +173,7 @@ pub fn App() -> impl IntoView {
             error.set(Some(message));
             live.stopped();
         }
+        FromWorker::GpuLost(sentence) => gpu_lost(sentence),
         FromWorker::Resumed { epochs: done } => {
             runs.rewind(done);
             status.set(format!("Resuming after epoch {done}…"));
@@ -192,7 +214,7 @@ pub fn App() -> impl IntoView {
         FromWorker::Looked { run, result } => inspector.looked(run, result),
         FromWorker::Refused(why) => runs.note.set(Some(why)),
         // Only the benchmark asks a worker for speeds; `spawn_worker` keeps a panic's words.
-        FromWorker::Speed { .. } | FromWorker::Panicked(_) => {}
+        FromWorker::Speed { .. } | FromWorker::Matmul { .. } | FromWorker::Panicked(_) => {}
     };
     let run_failed = move |message: String| {
         status.set("Training stopped.".into());
@@ -201,9 +223,8 @@ pub fn App() -> impl IntoView {
         error.set(Some(message));
         live.stopped();
     };
-    // A worker whose wasm trapped (a lost GPU can end that way) cannot be trusted again: the page
-    // starts a fresh one, which loads the data anew, and keeps everything the learner set.
-    let main_generation = RwSignal::new(0u32);
+    // A worker whose wasm trapped cannot be trusted again: the page starts a fresh one, which
+    // loads the data anew, and keeps everything the learner set.
     let main_failed = move |message: String| {
         pending.set_value(None);
         if !running.get_untracked() {

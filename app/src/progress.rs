@@ -42,16 +42,27 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-/// The bar and its sentence, shown from the run's first step on.
+/// The bar and its sentence, shown from the run's first step on; a run that ended before its
+/// last step (stopped, failed, its GPU lost) says where it stopped, with no time left.
 #[component]
-pub fn RunProgress(progress: Signal<Option<Progress>>, paused: Signal<bool>) -> impl IntoView {
+pub fn RunProgress(progress: Signal<Option<Progress>>, paused: Signal<bool>, running: Signal<bool>) -> impl IntoView {
     move || {
         progress.get().map(|p| {
-            let paused = if paused.get() { "Paused at e" } else { "E" };
             let (done, all) = p.steps_done();
-            let left = p.seconds_left().map_or(String::new(), |s| format!(", about {} left", duration(s)));
+            let stopped = !running.get() && done < all;
+            let state = if stopped {
+                "Stopped at e"
+            } else if paused.get() {
+                "Paused at e"
+            } else {
+                "E"
+            };
+            let left = match p.seconds_left() {
+                Some(s) if !stopped => format!(", about {} left", duration(s)),
+                _ => String::new(),
+            };
             let words = format!(
-                "{paused}poch {} of {}, step {} of {}, {:.0} examples/s{left}",
+                "{state}poch {} of {}, step {} of {}, {:.0} examples/s{left}",
                 p.epoch, p.epochs, p.step, p.steps, p.examples_per_sec
             );
             view! {

@@ -171,7 +171,7 @@ pub fn TrainView(
             <div><span class="k">"Learning rate"</span><span class="v" id="learning-rate-now">{move || learning_rate.get().map_or("–".into(), rate)}</span></div>
             <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>
         </div>
-        <RunProgress progress=progress.into() paused=paused.into() />
+        <RunProgress progress=progress.into() paused=paused.into() running=running.into() />
         <Charts runs />
         <EpochTable runs />
     }

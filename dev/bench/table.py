@@ -1,7 +1,7 @@
 """Prints the benchmark's rows (JSON lines from `cnn bench --json`, torch_bench.py and the browser
-bench) as one Markdown table: examples/s and achieved GFLOP/s per system, and our ratios to the
-peers. GFLOP/s count a training step as three forward passes of our analysis's MACs, two
-floating-point operations each."""
+bench) as Markdown tables: examples/s and achieved GFLOP/s per system, and our ratios to the
+peers (GFLOP/s count a training step as three forward passes of our analysis's MACs, two
+floating-point operations each); then the matrix product microbenchmark's GFLOP/s."""
 import json
 import sys
 
@@ -20,12 +20,16 @@ SYSTEMS = [  # (key, column title)
 
 
 def main(path):
-    rows, macs, backends, errors = {}, {}, {}, {}
+    rows, macs, backends, errors, products = {}, {}, {}, {}, {}
     for line in open(path):
         line = line.strip()
         if not line.startswith("{"):
             continue
         r = json.loads(line)
+        if "matmul" in r:
+            label = f"{r['system']} ({r['kernels']} kernels)" if r["system"].startswith("ours") else r["system"]
+            products.setdefault(r["matmul"], {})[label] = r.get("gflops", r.get("error", "failed"))
+            continue
         if "macs" in r:
             macs[(r["model"], r["size"])] = r["macs"]
         if "examples_per_sec" in r:
@@ -35,8 +39,13 @@ def main(path):
         else:
             errors.setdefault(r["system"], r.get("error", "failed"))
     present = [(k, t) for k, t in SYSTEMS if any(k in v for v in rows.values())]
+    # WebGPU with other kernels than the default (`ours-webgpu-blocked`), after the default.
+    named = {k for k, _ in SYSTEMS}
+    others = sorted({k for v in rows.values() for k in v if k not in named})
+    at = next((i + 1 for i, (k, _) in enumerate(present) if k == "ours-webgpu"), len(present))
+    present[at:at] = [(k, "ours browser WebGPU, " + k.removeprefix("ours-webgpu-") + " kernels") for k in others]
     head = ["model", "px", "batch"] + [t for _, t in present] + ["native ÷ PyTorch", "browser all threads ÷ 1 thread",
-                                                       "browser CPU ÷ best TF.js", "browser WebGPU ÷ best TF.js"]
+                                                       "browser CPU ÷ best TF.js", "best browser WebGPU ÷ best TF.js"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for (model, size, batch), got in sorted(rows.items()):
@@ -55,12 +64,17 @@ def main(path):
         browser_cpu = got.get("ours-cpu-threads") or got.get("ours-cpu")
         threads = ratio(got.get("ours-cpu-threads"), got.get("ours-cpu"))
         cells += [ratio(got.get("ours-native-cpu"), got.get("pytorch")), threads, ratio(browser_cpu, tfjs),
-                  ratio(got.get("ours-webgpu"), tfjs)]
+                  ratio(max((v for k, v in got.items() if k.startswith("ours-webgpu")), default=None), tfjs)]
         print("| " + " | ".join(cells) + " |")
     print()
     print("Cells: examples/s (GFLOP/s). Backends: " + "; ".join(f"{k}: {b}" for k, b in backends.items() if b))
     for k, e in errors.items():
         print(f"{k} did not run: {e}")
+    for size, got in sorted(products.items()):
+        print(f"\nProducts of two {size}x{size} matrices, GFLOP/s:\n")
+        print("| system | GFLOP/s |\n|---|---|")
+        for label, gflops in got.items():
+            print(f"| {label} | {gflops:.1f} |" if isinstance(gflops, float) else f"| {label} | {gflops} |")
 
 
 if __name__ == "__main__":

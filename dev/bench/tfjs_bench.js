@@ -69,3 +69,26 @@ window.benchTfjs = async function (spec, size, batch, warmup, steps, backend) {
   model.dispose();
   return { examples_per_sec: (steps * batch) / seconds, backend: `TF.js ${tf.version.tfjs} ${backend}` };
 };
+
+// GFLOP/s of `repeats` products of two `size` x `size` random matrices after one untimed product,
+// timed to the read-back of the last (the backend runs them in order), as our matmul row is.
+window.benchMatmul = async function (size, repeats, backend) {
+  tf.wasm.setWasmPaths('node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} is not available here`);
+  await tf.ready();
+  const a = tf.randomUniform([size, size], -1, 1);
+  const b = tf.randomUniform([size, size], -1, 1);
+  const corner = async (product) => {
+    const value = product.slice([0, 0], [1, 1]);
+    await value.data();
+    tf.dispose([value, product]);
+  };
+  await corner(tf.matMul(a, b));
+  const started = performance.now();
+  const products = [];
+  for (let i = 0; i < repeats; i++) products.push(tf.matMul(a, b));
+  await corner(products.pop());
+  const seconds = (performance.now() - started) / 1000;
+  tf.dispose([a, b, ...products]);
+  return { gflops: (2 * size ** 3 * repeats) / seconds / 1e9, backend: `TF.js ${tf.version.tfjs} ${backend}` };
+};

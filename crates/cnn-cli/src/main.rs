@@ -139,6 +139,10 @@ struct BenchArgs {
     /// Folder with Debian's Fashion-MNIST `.gz` files.
     #[arg(long, default_value = "public/data/fashion-mnist")]
     data: PathBuf,
+    /// Instead of training steps, products of two square matrices of these sizes (comma-separated),
+    /// `--steps` of them after one untimed: GFLOP/s, on a GPU for our kernels and burn's.
+    #[arg(long, value_delimiter = ',')]
+    matmul: Vec<usize>,
 }
 
 fn main() -> ExitCode {
@@ -152,8 +156,10 @@ fn main() -> ExitCode {
         _ => {}
     }
     match std::env::var("CNN_GPU_MATMUL").as_deref() {
+        Ok("simple") => matmul::choose_tiles(matmul::Tiles::Simple),
         Ok("double") => matmul::choose_tiles(matmul::Tiles::Double),
         Ok("naive") => matmul::choose_tiles(matmul::Tiles::Naive),
+        Ok("blocked") => matmul::choose_tiles(matmul::Tiles::Blocked),
         _ => {}
     }
     match Cli::parse().command {
@@ -250,6 +256,42 @@ async fn eval(args: EvalArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The benchmark table's name for our native `backend`.
+fn system(backend: BackendArg) -> &'static str {
+    match backend {
+        BackendArg::Cpu => "ours-native-cpu",
+        BackendArg::Vulkan => "ours-native-vulkan",
+        _ => "ours-native-wgpu",
+    }
+}
+
+/// `cnn bench --matmul`: the products alone, for each kernel choice a GPU has.
+async fn bench_matmul(args: &BenchArgs, backend: &Backend) -> Result<(), String> {
+    use cnn_kernels::gpu::{Kernels, choose_kernels};
+    let choices: &[(Kernels, &str)] = match args.backend {
+        BackendArg::Cpu => &[(Kernels::Ours, "ours")],
+        _ => &[(Kernels::Ours, "ours"), (Kernels::Burns, "burn")],
+    };
+    if !args.json {
+        println!("backend: {}; {} timed products after one", backend.label, args.steps);
+        println!("{:>6} {:>8} {:>8}", "size", "kernels", "GFLOP/s");
+    }
+    for &size in &args.matmul {
+        for &(kernels, name) in choices {
+            choose_kernels(kernels);
+            let gflops = cnn_train::bench::matmul(size, args.steps, backend).await.map_err(|e| e.to_string())?;
+            if args.json {
+                let row = serde_json::json!({"system": system(args.backend), "backend": backend.label, "matmul": size,
+                    "kernels": name, "gflops": gflops, "software": backend.software});
+                println!("{row}");
+            } else {
+                println!("{size:>6} {name:>8} {gflops:>8.1}");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn bench(args: BenchArgs) -> Result<(), String> {
     if args.backend == BackendArg::Auto {
         return Err("cnn bench times one backend: choose --backend cpu, wgpu or vulkan".into());
@@ -257,6 +299,9 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     // A software adapter (llvmpipe, lavapipe) gets its row too, marked as such: its speed says
     // nothing of a GPU's, but its ratios between kernels do.
     let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    if !args.matmul.is_empty() {
+        return bench_matmul(&args, &backend).await;
+    }
     let most = args.batch_size.iter().max().copied().unwrap_or(0) * (args.warmup + args.steps);
     let data = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(most);
     if !args.json {
@@ -273,11 +318,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
                 // A training step is about three forward passes, and a MAC two floating-point operations.
                 let gflops = 3.0 * 2.0 * macs as f64 * speed.examples_per_sec / 1e9;
                 if args.json {
-                    let system = match args.backend {
-                        BackendArg::Cpu => "ours-native-cpu",
-                        BackendArg::Vulkan => "ours-native-vulkan",
-                        _ => "ours-native-wgpu",
-                    };
+                    let system = system(args.backend);
                     let row = serde_json::json!({"system": system, "backend": backend.label, "model": name, "size": size,
                         "batch": batch_size, "examples_per_sec": speed.examples_per_sec, "macs": macs,
                         "software": backend.software});

@@ -7,6 +7,10 @@ use cnn_models::{InputSpec, ModelSpec};
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use burn::prelude::*;
+use burn::tensor::Distribution;
+
+use crate::trainer::read;
 use crate::{Backend, BackendKind, TrainError, TrainSpec, Trainer};
 
 const LEARNING_RATE: f64 = 0.01;
@@ -62,6 +66,32 @@ pub async fn measure(model: &ModelSpec, trial: Trial, data: &Dataset, backend: &
     let seconds = started.elapsed().as_secs_f64();
     let examples = (trial.steps * trial.batch_size) as f64;
     Ok(Speed { examples_per_sec: examples / seconds })
+}
+
+/// GFLOP/s of `repeats` products of two `size` x `size` matrices of random values through the
+/// linear layers' kernels ([`cnn_kernels::linear`]: on a GPU ours or burn's, as
+/// `cnn_kernels::gpu::kernels` says), after one untimed product that compiles them. Timed to the
+/// read-back of the last product, which the device runs after the others.
+pub async fn matmul(size: usize, repeats: usize, backend: &Backend) -> Result<f64, TrainError> {
+    if size == 0 || repeats == 0 {
+        let value = size.min(repeats).to_string();
+        return Err(TrainError::Setting { what: "the matrix size and the repeats", rule: "at least 1", value });
+    }
+    let device = backend.device.clone().without_autodiff();
+    let random = || Tensor::<2>::random([size, size], Distribution::Uniform(-1.0, 1.0), &device);
+    let (a, b) = (random(), random());
+    let corner = |product: Tensor<2>| read(product.slice([0..1, 0..1]));
+    corner(cnn_kernels::linear(a.clone(), b.clone(), None)).await?;
+    let started = Instant::now();
+    let mut last = None;
+    for _ in 0..repeats {
+        last = Some(cnn_kernels::linear(a.clone(), b.clone(), None));
+    }
+    if let Some(last) = last {
+        corner(last).await?;
+    }
+    let flops = 2.0 * (size as f64).powi(3) * repeats as f64;
+    Ok(flops / started.elapsed().as_secs_f64() / 1e9)
 }
 
 /// The device for [`BackendKind::Auto`], and a sentence saying why it was chosen: the CPU where

@@ -81,6 +81,15 @@ fn short(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// Waits `milliseconds`, without blocking a browser's event loop.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+pub(crate) async fn sleep(milliseconds: u32) {
+    #[cfg(target_arch = "wasm32")]
+    gloo_timers::future::TimeoutFuture::new(milliseconds).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    std::thread::sleep(std::time::Duration::from_millis(milliseconds.into()));
+}
+
 /// Gives the browser's event loop a turn, so the page repaints and takes clicks between steps.
 /// Natively there is nothing to yield to.
 pub async fn yield_now() {

@@ -128,7 +128,7 @@ fn checked(read: Result<Vec<TensorData>, ExecutionError>) -> Result<VecDeque<Ten
 }
 
 /// How burn words a lost device (`ExecutionError::DevicePoisoned`), before wgpu's reason.
-const POISONED: &str = "The device is poisoned\nCaused by:\n";
+const POISONED: &str = "The device is poisoned";
 
 /// A failed read as the user hears it: a lost GPU gets its own sentence.
 pub(crate) fn execution(error: ExecutionError) -> TrainError {
@@ -141,15 +141,43 @@ pub(crate) fn execution(error: ExecutionError) -> TrainError {
 /// A read's bytes that could not be had. burn carries the device's error into them as text only
 /// (`AccessError::Read`), so a lost GPU is known by burn's words for it.
 pub(crate) fn data_error(error: DataError) -> TrainError {
-    let text = error.to_string();
-    match text.split_once(POISONED) {
-        Some((_, reason)) => TrainError::GpuLost(cause(reason)),
+    failed_read(error.to_string())
+}
+
+fn failed_read(text: String) -> TrainError {
+    match text.find(POISONED) {
+        Some(at) => TrainError::GpuLost(cause(&text[at..])),
         None => TrainError::Device(text),
     }
 }
 
-/// wgpu's reason (`Destroyed: ` and a message that may be empty) on one line.
+/// wgpu's reason on one line (`Destroyed`, or the browser's message), without burn's wrapping
+/// ("The device is poisoned", "Caused by:"), which may come once or twice around it.
 fn cause(reason: &str) -> String {
-    let line = reason.lines().next().unwrap_or_default().trim().trim_end_matches(':');
-    if line.is_empty() { "the device went away".into() } else { line.to_string() }
+    let wrapping = [POISONED, "Caused by:", "Backtrace:", "No backtrace available"];
+    let line = reason
+        .lines()
+        .map(|line| line.trim().trim_end_matches(':').trim())
+        .find(|line| !line.is_empty() && !wrapping.iter().any(|w| w.trim_end_matches(':') == *line));
+    line.map_or_else(|| "the device went away".into(), str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_devices_reason_is_one_line_without_burns_wrapping() {
+        let native = "The device is poisoned\nCaused by:\n  Destroyed: \nBacktrace:\nNo backtrace available";
+        assert_eq!(cause(native), "Destroyed");
+        assert_eq!(
+            cause("The device is poisoned\nCaused by:\n  The device is poisoned\nCaused by:\n  Destroyed: "),
+            "Destroyed"
+        );
+        assert_eq!(cause("The device is poisoned"), "the device went away");
+        assert_eq!(cause("Unknown: GPU process crashed\n"), "Unknown: GPU process crashed");
+        let read = "Failed to access TensorData storage: The device is poisoned\nCaused by:\n  Destroyed: ";
+        assert!(matches!(failed_read(read.into()), TrainError::GpuLost(why) if why == "Destroyed"));
+        assert!(matches!(failed_read("out of memory".into()), TrainError::Device(why) if why == "out of memory"));
+    }
 }

@@ -236,6 +236,21 @@ pub async fn train_from(
     test: &Dataset,
     backend: &Backend,
     cancel: &Cancel,
+    checkpoints: Checkpoints<'_>,
+    on_event: impl FnMut(Event),
+) -> Result<Vec<EpochStats>, TrainError> {
+    match epochs(spec, train, test, backend, cancel, checkpoints, on_event).await {
+        Err(TrainError::Device(why)) => Err(crate::backend::lost_or(why, &backend.device).await),
+        done => done,
+    }
+}
+
+async fn epochs(
+    spec: &TrainSpec,
+    train: &Dataset,
+    test: &Dataset,
+    backend: &Backend,
+    cancel: &Cancel,
     mut checkpoints: Checkpoints<'_>,
     mut on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {

@@ -60,11 +60,27 @@ pub enum ToWorker {
         #[serde(skip)]
         bytes: Vec<u8>,
     },
-    /// Times training steps on the loaded training images (the benchmark drives this).
+    /// Destroys this worker's GPU device, as a driver reset or a crashed GPU process would: what
+    /// WebGL's `WEBGL_lose_context` offers for WebGL, which WebGPU lacks. The page's tests drive
+    /// a lost GPU with it (the page relays a `cnn-lose-gpu` event on its window).
+    LoseGpu,
+    /// Times training steps on the loaded training images (the benchmark drives this), on a GPU
+    /// with `kernels` (as [`ToWorker::BenchMatmul`] names them) where given, else its default.
     Bench {
         model: ModelSpec,
         trial: Trial,
         backend: BackendKind,
+        #[serde(default)]
+        kernels: Option<String>,
+    },
+    /// Times products of two `size` x `size` matrices, `repeats` of them after one, on a GPU with
+    /// `kernels`: one of our products (`simple`, `double`, `naive`: cubek's strategies; `blocked`)
+    /// or `burn`'s; the CPU has one kind (answered by [`FromWorker::Matmul`]).
+    BenchMatmul {
+        size: usize,
+        repeats: usize,
+        backend: BackendKind,
+        kernels: String,
     },
 }
 
@@ -114,12 +130,19 @@ pub enum FromWorker {
     Event(Event),
     Finished,
     Failed(String),
+    /// The GPU was lost mid-run: the sentence, sent once the run's checkpoints are stored. This
+    /// worker's GPU cannot be trusted again; the run resumes from its last checkpoint.
+    GpuLost(String),
     /// What a panic said, sent just before the worker's wasm traps: the page shows it instead of
     /// the bare "unreachable" its error event carries.
     Panicked(String),
     Speed {
         backend: String,
         speed: Speed,
+    },
+    Matmul {
+        backend: String,
+        gflops: f64,
     },
     Evaluated {
         run: u64,

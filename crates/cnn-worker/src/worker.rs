@@ -1,7 +1,7 @@
 //! The training loop's side of the worker: it loads the data, then answers the page's messages.
 //! CPU training never blocks the page (WebGPU is available in workers too).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use cnn_data::{Dataset, Split};
@@ -69,15 +69,34 @@ async fn checkpoint_of(id: u64) -> Result<Checkpoint, String> {
     }
 }
 
+thread_local! {
+    /// Checkpoints being written: a run that ends on a lost GPU is reported once they are stored,
+    /// as the page then ends this worker.
+    static STORING: Cell<usize> = const { Cell::new(0) };
+}
+
 /// Stores `checkpoint` as run `id`'s latest, in the background: the next epoch does not wait
 /// for the browser's storage. A refusal is told to the page, and the run goes on.
 fn keep_checkpoint(id: u64, checkpoint: &Checkpoint, scope: DedicatedWorkerGlobalScope) {
     let bytes = Uint8Array::from(checkpoint.to_bytes().as_slice());
+    STORING.set(STORING.get() + 1);
     spawn_local(async move {
         if let Err(why) = store::put(store::CHECKPOINTS, id, &bytes).await {
             post(&scope, &FromWorker::NotStored(format!("The checkpoint could not be stored: {why}.")));
         }
+        STORING.set(STORING.get() - 1);
     });
+}
+
+/// Waits until the checkpoints being written are stored (IndexedDB takes milliseconds; after
+/// ten seconds the page is told anyway, and its list resumes from what was stored).
+async fn stored() {
+    for _ in 0..2000 {
+        if STORING.get() == 0 {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(5).await;
+    }
 }
 
 /// Answers `message` with the loaded `data`; what it reports goes to the page through `scope`.
@@ -90,7 +109,7 @@ fn answer(
     let cpu = state.borrow().cpu;
     match message {
         // Answered as they arrive, before the data is asked for (see `run`).
-        ToWorker::Cancel | ToWorker::Pause(_) => {}
+        ToWorker::Cancel | ToWorker::Pause(_) | ToWorker::LoseGpu => {}
         ToWorker::Train { spec, backend, train_images, test_images, run, resume } => {
             let cancel = Cancel::default();
             state.borrow_mut().cancel = cancel.clone();
@@ -119,13 +138,15 @@ fn answer(
                     train_from(&spec, &train_set, &test_set, &backend, &cancel, checkpoints, on_event).await
                 }
                 .await;
-                post(
-                    &scope,
-                    &match result {
-                        Ok(_) => FromWorker::Finished,
-                        Err(e) => FromWorker::Failed(e.to_string()),
-                    },
-                );
+                let message = match result {
+                    Ok(_) => FromWorker::Finished,
+                    Err(e @ TrainError::GpuLost(_)) => {
+                        stored().await;
+                        FromWorker::GpuLost(e.to_string())
+                    }
+                    Err(e) => FromWorker::Failed(e.to_string()),
+                };
+                post(&scope, &message);
             });
         }
         ToWorker::Choose { model, image_size, batch_size } => spawn_local(async move {
@@ -196,8 +217,11 @@ fn answer(
             .await;
             post(&scope, &FromWorker::Looked { run, result });
         }),
-        ToWorker::Bench { model, trial, backend } => spawn_local(async move {
+        ToWorker::Bench { model, trial, backend, kernels } => spawn_local(async move {
             let result = async {
+                if let Some(kernels) = &kernels {
+                    choose_gpu_kernels(kernels)?;
+                }
                 let backend = open(backend, cpu).await?;
                 let speed = measure(&model, trial, &data.0, &backend).await?;
                 Ok::<_, TrainError>(FromWorker::Speed { backend: backend.label, speed })
@@ -205,7 +229,55 @@ fn answer(
             .await;
             post(&scope, &result.unwrap_or_else(|e| FromWorker::Failed(e.to_string())));
         }),
+        ToWorker::BenchMatmul { size, repeats, backend, kernels } => spawn_local(async move {
+            let result = async {
+                choose_gpu_kernels(&kernels)?;
+                let backend = open(backend, cpu).await?;
+                let gflops = cnn_train::bench::matmul(size, repeats, &backend).await?;
+                Ok::<_, TrainError>(FromWorker::Matmul { backend: backend.label, gflops })
+            }
+            .await;
+            post(&scope, &result.unwrap_or_else(|e| FromWorker::Failed(e.to_string())));
+        }),
     }
+}
+
+/// Makes the GPU run `kernels` (see [`ToWorker::BenchMatmul`]) from now on; a worker without a GPU
+/// has one kind.
+fn choose_gpu_kernels(kernels: &str) -> Result<(), TrainError> {
+    #[cfg(feature = "gpu")]
+    {
+        use cnn_kernels::gpu::matmul::{Tiles, choose_tiles};
+        use cnn_kernels::gpu::{Kernels, choose_kernels};
+        let tiles = match kernels {
+            "burn" => {
+                choose_kernels(Kernels::Burns);
+                return Ok(());
+            }
+            "simple" => Tiles::Simple,
+            "double" => Tiles::Double,
+            "naive" => Tiles::Naive,
+            "blocked" => Tiles::Blocked,
+            other => {
+                let value = format!("{other:?}");
+                return Err(TrainError::Setting {
+                    what: "the GPU kernels",
+                    rule: "simple, double, naive, blocked or burn",
+                    value,
+                });
+            }
+        };
+        choose_kernels(Kernels::Ours);
+        choose_tiles(tiles);
+    }
+    let _ = kernels;
+    Ok(())
+}
+
+/// Destroys the GPU device this worker opened, if it opened one.
+fn lose_gpu() {
+    #[cfg(feature = "gpu")]
+    cnn_train::backend::lose_gpu(BackendKind::Wgpu);
 }
 
 /// A panic ends the worker's wasm with a bare "unreachable"; the page is told what it said first.
@@ -231,6 +303,7 @@ pub fn run(cpu: Cpu) {
             match (from_js::<ToWorker>(&event.data()), data) {
                 (Some(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
                 (Some(ToWorker::Pause(paused)), _) => state.borrow().cancel.pause(paused),
+                (Some(ToWorker::LoseGpu), _) => lose_gpu(),
                 (Some(message), Some(data)) => answer(message, data, &state, scope.clone()),
                 (Some(_), None) => post(&scope, &FromWorker::Failed("the data is not loaded yet".into())),
                 (None, _) => {

@@ -5,6 +5,7 @@
 use burn::backend::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+use super::matmul::{Tiles, swap_tiles};
 use super::{Kernels, set_columns_budget, swap_chosen};
 use crate::{conv2d, linear};
 
@@ -25,20 +26,25 @@ async fn assert_close<const D: usize>(what: &str, on_gpu: Tensor<D>, on_cpu: Ten
     assert!(off <= 2e-5 * scale, "{what}: off by {off}, largest value {scale}");
 }
 
-/// Our kernels while it lives, whatever the adapter's default; then the choice that was.
-struct Ours(Option<Kernels>);
+/// Our kernels with `tiles`' product while it lives, whatever the adapter's default; then the
+/// choices that were. (Tests running beside it may get either product: both must be right.)
+struct Ours(Option<Kernels>, Option<Tiles>);
 
 impl Ours {
-    fn now() -> Self {
-        Ours(swap_chosen(Some(Kernels::Ours)))
+    fn now(tiles: Tiles) -> Self {
+        Ours(swap_chosen(Some(Kernels::Ours)), swap_tiles(Some(tiles)))
     }
 }
 
 impl Drop for Ours {
     fn drop(&mut self) {
         swap_chosen(self.0);
+        swap_tiles(self.1);
     }
 }
+
+/// The products every check runs under: cubek's tiled one and our blocked one.
+const PRODUCTS: [Tiles; 2] = [Tiles::Simple, Tiles::Blocked];
 
 /// `y`, computed from `x` and `w` on each device, and its gradients for `x` and `w` equal on both,
 /// under a loss that weighs every output differently, so that no gradient is a plain sum.
@@ -62,7 +68,13 @@ async fn assert_pass_close<const D: usize>(
 /// of every kind our networks have and some they do not: odd and unequal sides, stride 2, 1x1,
 /// 7x7, groups, dilation, and a batch split into chunks.
 pub async fn convolutions(cpu: &Device, gpu: &Device) {
-    let _ours = Ours::now();
+    for tiles in PRODUCTS {
+        let _ours = Ours::now(tiles);
+        convolutions_with(cpu, gpu, tiles).await;
+    }
+}
+
+async fn convolutions_with(cpu: &Device, gpu: &Device, tiles: Tiles) {
     // batch, c_in, h, w, c_out, kernel, stride, padding, dilation, groups, columns' budget
     let cases = [
         (3, 4, 9, 7, 6, 3, 1, 1, 1, 1, None),
@@ -79,7 +91,7 @@ pub async fn convolutions(cpu: &Device, gpu: &Device) {
     for (batch, c_in, h, w, c_out, k, stride, padding, dilation, groups, budget) in cases {
         set_columns_budget(budget);
         let options = ConvOptions::new([stride; 2], [padding; 2], [dilation; 2], groups);
-        let case = format!("{batch}x{c_in}x{h}x{w} by {c_out}x{}x{k}x{k}, {options:?}", c_in / groups);
+        let case = format!("{tiles:?}: {batch}x{c_in}x{h}x{w} by {c_out}x{}x{k}x{k}, {options:?}", c_in / groups);
         let x = pair([batch, c_in, h, w], cpu, gpu).await;
         let w = pair([c_out, c_in / groups, k, k], cpu, gpu).await;
         let y = |(x, w): (&Tensor<4>, &Tensor<4>)| conv2d(x.clone(), w.clone(), None, options.clone());
@@ -92,9 +104,15 @@ pub async fn convolutions(cpu: &Device, gpu: &Device) {
 /// A linear layer's three products on each device, through [`linear`], for a batch of one and
 /// wide layers.
 pub async fn linear_layers(cpu: &Device, gpu: &Device) {
-    let _ours = Ours::now();
+    for tiles in PRODUCTS {
+        let _ours = Ours::now(tiles);
+        linear_layers_with(cpu, gpu, tiles).await;
+    }
+}
+
+async fn linear_layers_with(cpu: &Device, gpu: &Device, tiles: Tiles) {
     for [batch, input, output] in [[1, 5, 3], [7, 300, 130], [64, 129, 1000]] {
-        let case = format!("{batch}x{input} by {input}x{output}");
+        let case = format!("{tiles:?}: {batch}x{input} by {input}x{output}");
         let x = pair([batch, input], cpu, gpu).await;
         let w = pair([input, output], cpu, gpu).await;
         let ys = (linear(x.0.clone(), w.0.clone(), None), linear(x.1.clone(), w.1.clone(), None));

@@ -29,22 +29,57 @@ pub enum Tiles {
     Double,
     /// `Naive`: one thread per output, no shared memory, no barriers.
     Naive,
+    /// Ours ([`super::blocked`]): a 4x4 block of outputs per thread, no shared memory, no
+    /// barriers.
+    Blocked,
 }
 
-static FIRST: AtomicU8 = AtomicU8::new(Tiles::Simple as u8);
+// What was chosen (the CLI's `CNN_GPU_MATMUL`, the benchmark, the equality tests) and the
+// opened adapter's default, each as `code`; a choice wins over a default, and with neither
+// `SimpleUnit` runs.
+static CHOSEN: AtomicU8 = AtomicU8::new(0);
+static DEFAULT: AtomicU8 = AtomicU8::new(0);
 
-/// Makes the product try `tiles` first from now on: the benchmark's A/B (the CLI's
-/// `CNN_GPU_MATMUL`). On lavapipe `SimpleUnit` and `DoubleUnit` trained as fast, `Naive` at less
-/// than half their speed (README, "The GPU path").
+const TILES: [Tiles; 4] = [Tiles::Simple, Tiles::Double, Tiles::Naive, Tiles::Blocked];
+
+fn code(tiles: Option<Tiles>) -> u8 {
+    tiles.map_or(0, |t| t as u8 + 1)
+}
+
+fn decode(code: u8) -> Option<Tiles> {
+    TILES.get(usize::from(code).checked_sub(1)?).copied()
+}
+
+/// Makes the product try `tiles` first from now on, whatever the adapter's default: the
+/// benchmark's A/B (the CLI's `CNN_GPU_MATMUL`).
 pub fn choose_tiles(tiles: Tiles) {
-    FIRST.store(tiles as u8, Ordering::Relaxed);
+    swap_tiles(Some(tiles));
+}
+
+/// Makes `tiles` the choice (`None`: no choice), and gives back the one before.
+pub(crate) fn swap_tiles(tiles: Option<Tiles>) -> Option<Tiles> {
+    decode(CHOSEN.swap(code(tiles), Ordering::Relaxed))
+}
+
+/// The product an opened adapter runs unless [`choose_tiles`] said otherwise: on SwiftShader our
+/// blocked one, 7.7x cubek's `SimpleUnit` there; on lavapipe `SimpleUnit` and `DoubleUnit` trained
+/// as fast, `Naive` and the blocked one at less than half their speed on a product alone (README,
+/// "The GPU path").
+pub fn default_tiles(tiles: Tiles) {
+    DEFAULT.store(code(Some(tiles)), Ordering::Relaxed);
+}
+
+/// The product that runs first now.
+fn tiles() -> Tiles {
+    let chosen = decode(CHOSEN.load(Ordering::Relaxed));
+    chosen.or_else(|| decode(DEFAULT.load(Ordering::Relaxed))).unwrap_or(Tiles::Simple)
 }
 
 /// The strategies tried in order; the last one takes any layout.
 fn strategies() -> [Strategy; 2] {
-    let first = match FIRST.load(Ordering::Relaxed) {
-        x if x == Tiles::Double as u8 => multi_level::Strategy::DoubleUnit(Default::default()),
-        x if x == Tiles::Naive as u8 => multi_level::Strategy::Naive,
+    let first = match tiles() {
+        Tiles::Double => multi_level::Strategy::DoubleUnit(Default::default()),
+        Tiles::Naive => multi_level::Strategy::Naive,
         _ => multi_level::Strategy::SimpleUnit(Default::default()),
     };
     [Strategy::MultiLevel(first), Strategy::MultiLevel(multi_level::Strategy::Naive)]
@@ -54,6 +89,9 @@ fn strategies() -> [Strategy; 2] {
 /// contiguous `[batch, m, n]`, all f32.
 pub fn product(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
     debug_assert!(lhs.dtype == DType::F32 && rhs.dtype == DType::F32);
+    if tiles() == Tiles::Blocked {
+        return super::blocked::product(lhs, rhs);
+    }
     let out = init_matmul_output(&lhs, &rhs, DType::F32);
     let f32 = ElemType::Float(FloatKind::F32);
     let mut refusals = Vec::new();

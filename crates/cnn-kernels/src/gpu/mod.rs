@@ -16,8 +16,11 @@
 //! A chunk's columns stay under [`COLUMNS_BYTES`], well inside WebGPU's default largest buffer
 //! (128 MiB), so a batch that fits the device is chunked, never refused.
 //!
-//! Software adapters run burn's kernels instead ([`default_kernels`]), which were faster there.
+//! The adapter decides the defaults ([`default_kernels`], [`matmul::default_tiles`]): on SwiftShader
+//! the product is our blocked one ([`blocked`]: no shared memory, no barriers), on lavapipe burn's
+//! kernels run, which its autotune made faster there.
 
+mod blocked;
 pub mod check;
 mod kernels;
 pub mod matmul;
@@ -98,9 +101,8 @@ fn swap_chosen(kernels: Option<Kernels>) -> Option<Kernels> {
 }
 
 /// Runs `kernels` from now on unless [`choose_kernels`] said otherwise: what an opened adapter
-/// runs faster. On the software adapters here burn's direct kernels are: on SwiftShader ours
-/// trained 2-2.3x slower (likely its barriers, behind which the tiled product stages its tiles),
-/// and lavapipe ran ours no faster than burn's tuned kernels (README, "The GPU path").
+/// runs faster (cnn-train's `Backend::open` decides, from the measurements in the README's "The
+/// GPU path").
 pub fn default_kernels(kernels: Kernels) {
     DEFAULT.store(code(Some(kernels)), Ordering::Relaxed);
 }

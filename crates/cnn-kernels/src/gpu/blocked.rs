@@ -1,0 +1,122 @@
+//! A register-blocked matrix product with neither shared memory nor barriers: each thread
+//! computes a 4x4 block of the output, reading 4 values of each operand per step along the sum
+//! for 16 multiply-adds, straight from the operands' buffers (strided, so a transposed view is
+//! read in place).
+//!
+//! Written for software adapters. SwiftShader runs the threads of a workgroup that meet a barrier
+//! as coroutines and switches between them at every barrier, so cubek's tiled products, which
+//! stage their tiles behind barriers at every step along the sum, run there far below their
+//! speed; a CPU's caches serve repeated reads of an operand without shared memory. This is the
+//! shape of TensorFlow.js's WebGL product (a block of outputs per fragment, no barriers).
+
+use burn::backend::TensorMetadata;
+use burn::tensor::DType;
+use burn_cubecl::cubecl::prelude::*;
+use burn_cubecl::cubecl::{self, calculate_cube_count_elemwise};
+use burn_cubecl::kernel::matmul::init_matmul_output;
+use burn_cubecl::tensor::CubeTensor;
+
+/// Rows and columns of the output block each thread computes.
+const BLOCK: usize = 4;
+
+/// One product's sizes and the operands' strides (in values), `lhs [batch, m, k] x rhs [batch,
+/// k, n]` into a contiguous `[batch, m, n]`.
+#[derive(CubeLaunch, CubeType)]
+struct Product {
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs_batch: usize,
+    lhs_row: usize,
+    lhs_col: usize,
+    rhs_batch: usize,
+    rhs_row: usize,
+    rhs_col: usize,
+    blocks_m: usize,
+    blocks_n: usize,
+}
+
+#[cube(launch_unchecked)]
+fn blocked_kernel(lhs: &[f32], rhs: &[f32], out: &mut [f32], p: &Product) {
+    let blocks = p.blocks_m * p.blocks_n;
+    if ABSOLUTE_POS >= p.batch * blocks {
+        terminate!();
+    }
+    let b = ABSOLUTE_POS / blocks;
+    let block = ABSOLUTE_POS % blocks;
+    let row = (block / p.blocks_n) * BLOCK;
+    let col = (block % p.blocks_n) * BLOCK;
+    // A block's rows and columns past the matrix's edge read its last one, and write nothing.
+    let mut lhs_at = Array::<usize>::new(BLOCK);
+    let mut rhs_at = Array::<usize>::new(BLOCK);
+    #[unroll]
+    for i in 0..BLOCK {
+        let r = select(row + i < p.m, row + i, p.m - 1);
+        lhs_at[i] = b * p.lhs_batch + r * p.lhs_row;
+        let c = select(col + i < p.n, col + i, p.n - 1);
+        rhs_at[i] = b * p.rhs_batch + c * p.rhs_col;
+    }
+    let mut sums = Array::<f32>::new(BLOCK * BLOCK);
+    #[unroll]
+    for i in 0..BLOCK * BLOCK {
+        sums[i] = 0.0;
+    }
+    let mut a = Array::<f32>::new(BLOCK);
+    let mut v = Array::<f32>::new(BLOCK);
+    for step in 0..p.k {
+        #[unroll]
+        for i in 0..BLOCK {
+            a[i] = lhs[lhs_at[i] + step * p.lhs_col];
+            v[i] = rhs[rhs_at[i] + step * p.rhs_row];
+        }
+        #[unroll]
+        for i in 0..BLOCK {
+            #[unroll]
+            for j in 0..BLOCK {
+                sums[i * BLOCK + j] += a[i] * v[j];
+            }
+        }
+    }
+    #[unroll]
+    for i in 0..BLOCK {
+        #[unroll]
+        for j in 0..BLOCK {
+            if row + i < p.m && col + j < p.n {
+                out[(b * p.m + row + i) * p.n + col + j] = sums[i * BLOCK + j];
+            }
+        }
+    }
+}
+
+/// `lhs [batch, m, k] x rhs [batch, k, n]` (strided views included) into a new contiguous
+/// `[batch, m, n]`, all f32, by [`blocked_kernel`].
+pub fn product(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
+    debug_assert!(lhs.dtype == DType::F32 && rhs.dtype == DType::F32);
+    let out = init_matmul_output(&lhs, &rhs, DType::F32);
+    let [batch, m, k] = lhs.shape().dims::<3>();
+    let n = rhs.shape().dims::<3>()[2];
+    let (ls, rs) = (lhs.meta.strides.clone(), rhs.meta.strides.clone());
+    let (blocks_m, blocks_n) = (m.div_ceil(BLOCK), n.div_ceil(BLOCK));
+    let threads = batch * blocks_m * blocks_n;
+    if threads == 0 {
+        return out;
+    }
+    let dim = CubeDim::new(&out.client, threads);
+    let count = calculate_cube_count_elemwise(&out.client, threads, dim);
+    let sizes = ProductLaunch::new(batch, m, n, k, ls[0], ls[1], ls[2], rs[0], rs[1], rs[2], blocks_m, blocks_n);
+    // Safety: every index is within the operands' shapes through their strides, and within the
+    // output's `[batch, m, n]`.
+    unsafe {
+        blocked_kernel::launch_unchecked(
+            &out.client,
+            count,
+            dim,
+            lhs.into_buffer_arg(),
+            rhs.into_buffer_arg(),
+            out.clone().into_buffer_arg(),
+            sizes,
+        )
+    };
+    out
+}
