@@ -155,12 +155,8 @@ fn main() -> ExitCode {
         Ok("ours") => choose_kernels(Kernels::Ours),
         _ => {}
     }
-    match std::env::var("CNN_GPU_MATMUL").as_deref() {
-        Ok("simple") => matmul::choose_tiles(matmul::Tiles::Simple),
-        Ok("double") => matmul::choose_tiles(matmul::Tiles::Double),
-        Ok("naive") => matmul::choose_tiles(matmul::Tiles::Naive),
-        Ok("blocked") => matmul::choose_tiles(matmul::Tiles::Blocked),
-        _ => {}
+    if let Some(tiles) = std::env::var("CNN_GPU_MATMUL").ok().as_deref().and_then(matmul::Tiles::named) {
+        matmul::choose_tiles(tiles);
     }
     match Cli::parse().command {
         Command::Presets => {

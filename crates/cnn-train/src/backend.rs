@@ -144,15 +144,17 @@ struct Opened {
 #[cfg(feature = "gpu")]
 static OPENED: std::sync::Mutex<Vec<Opened>> = std::sync::Mutex::new(Vec::new());
 
+/// What `read` takes from the GPU opened for `kind`, if one was.
+#[cfg(feature = "gpu")]
+fn opened<T>(kind: BackendKind, read: impl FnOnce(&Opened) -> T) -> Option<T> {
+    OPENED.lock().ok()?.iter().find(|o| o.backend.kind == kind).map(read)
+}
+
 /// wgpu's adapter for `kind`, opened once per process; opened afresh, as a new device on a new
 /// adapter, where the one opened before was lost.
 #[cfg(feature = "gpu")]
 async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
-    let opened = OPENED
-        .lock()
-        .ok()
-        .and_then(|o| o.iter().find(|o| o.backend.kind == kind).map(|o| (o.backend.clone(), o.setup.clone())));
-    let (device, setup) = match opened {
+    let (device, setup) = match opened(kind, |o| (o.backend.clone(), o.setup.clone())) {
         Some((backend, setup)) => match lost(&backend.device).await {
             false => return Ok(backend),
             true => reopen(&setup).await?,
@@ -267,9 +269,7 @@ async fn reopen(lost: &burn::tensor::wgpu::WgpuSetup) -> Result<(Device, burn::t
 /// goes. Whether one was open.
 #[cfg(feature = "gpu")]
 pub fn lose_gpu(kind: BackendKind) -> bool {
-    let opened =
-        OPENED.lock().ok().and_then(|o| o.iter().find(|o| o.backend.kind == kind).map(|o| o.setup.device.clone()));
-    let Some(device) = opened else { return false };
+    let Some(device) = opened(kind, |o| o.setup.device.clone()) else { return false };
     device.destroy();
     // Natively wgpu reports the loss at the device's next maintenance, and an operation on it
     // before then is an error that cubecl takes for a bug (it panics): a poll maintains it now.

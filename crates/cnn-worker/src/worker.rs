@@ -249,24 +249,15 @@ fn choose_gpu_kernels(kernels: &str) -> Result<(), TrainError> {
     {
         use cnn_kernels::gpu::matmul::{Tiles, choose_tiles};
         use cnn_kernels::gpu::{Kernels, choose_kernels};
-        let tiles = match kernels {
-            "burn" => {
-                choose_kernels(Kernels::Burns);
-                return Ok(());
-            }
-            "simple" => Tiles::Simple,
-            "double" => Tiles::Double,
-            "naive" => Tiles::Naive,
-            "blocked" => Tiles::Blocked,
-            other => {
-                let value = format!("{other:?}");
-                return Err(TrainError::Setting {
-                    what: "the GPU kernels",
-                    rule: "simple, double, naive, blocked or burn",
-                    value,
-                });
-            }
-        };
+        if kernels == "burn" {
+            choose_kernels(Kernels::Burns);
+            return Ok(());
+        }
+        let tiles = Tiles::named(kernels).ok_or_else(|| TrainError::Setting {
+            what: "the GPU kernels",
+            rule: "simple, double, naive, blocked or burn",
+            value: format!("{kernels:?}"),
+        })?;
         choose_kernels(Kernels::Ours);
         choose_tiles(tiles);
     }

@@ -42,6 +42,14 @@ static DEFAULT: AtomicU8 = AtomicU8::new(0);
 
 const TILES: [Tiles; 4] = [Tiles::Simple, Tiles::Double, Tiles::Naive, Tiles::Blocked];
 
+impl Tiles {
+    /// The product a user names (`simple`, `double`, `naive`, `blocked`): the CLI's
+    /// `CNN_GPU_MATMUL` and the benchmark's kernels.
+    pub fn named(name: &str) -> Option<Tiles> {
+        TILES.into_iter().find(|t| format!("{t:?}").to_lowercase() == name)
+    }
+}
+
 fn code(tiles: Option<Tiles>) -> u8 {
     tiles.map_or(0, |t| t as u8 + 1)
 }
