@@ -1,5 +1,6 @@
 //! Batch normalisation of a training batch through a backend extension:
-//! [`cpu::norm`](crate::cpu::norm)'s kernels on Flex, burn's own elsewhere.
+//! [`cpu::norm`](crate::cpu::norm)'s kernels on Flex, the GPU's own on Cube (`gpu::norm`), burn's
+//! own elsewhere.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -60,9 +61,6 @@ pub(crate) fn burns_norm_train_backward<B: Backend>(
     let out = B::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
     (out.x_grad, out.gamma_grad, out.beta_grad)
 }
-
-#[cfg(feature = "gpu")]
-impl NormKernels for burn::backend::Cube {}
 
 /// `burn::tensor::module::batch_norm_train` with the passes of [`NormKernels`]: the output, and
 /// the batch's mean and biased variance per channel (outside the autodiff graph).

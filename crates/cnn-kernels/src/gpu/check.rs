@@ -7,6 +7,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 use super::matmul::{Tiles, swap_tiles};
 use super::{Kernels, set_columns_budget, swap_chosen};
+use crate::norm::batch_norm_train;
 use crate::{conv2d, linear};
 
 /// The same values on the CPU and on the GPU, both tracked.
@@ -102,7 +103,8 @@ async fn convolutions_with(cpu: &Device, gpu: &Device, tiles: Tiles) {
 }
 
 /// A linear layer's three products on each device, through [`linear`], for a batch of one and
-/// wide layers.
+/// wide layers (the last one's weight gradient, 129 x 1001, has enough outputs for the blocked
+/// product's 8-row blocks, with a partial block on both edges).
 pub async fn linear_layers(cpu: &Device, gpu: &Device) {
     for tiles in PRODUCTS {
         let _ours = Ours::now(tiles);
@@ -111,11 +113,43 @@ pub async fn linear_layers(cpu: &Device, gpu: &Device) {
 }
 
 async fn linear_layers_with(cpu: &Device, gpu: &Device, tiles: Tiles) {
-    for [batch, input, output] in [[1, 5, 3], [7, 300, 130], [64, 129, 1000]] {
+    for [batch, input, output] in [[1, 5, 3], [7, 300, 130], [64, 129, 1001]] {
         let case = format!("{tiles:?}: {batch}x{input} by {input}x{output}");
         let x = pair([batch, input], cpu, gpu).await;
         let w = pair([input, output], cpu, gpu).await;
         let ys = (linear(x.0.clone(), w.0.clone(), None), linear(x.1.clone(), w.1.clone(), None));
         assert_pass_close(&case, (cpu, gpu), &x, &w, ys).await;
+    }
+}
+
+/// A training batch norm's output, statistics and three gradients on each device, through
+/// [`batch_norm_train`], for planes of one value, of fewer and of more values than a plane's
+/// threads, and activations far from zero (where a one-pass variance fails).
+pub async fn batch_norms(cpu: &Device, gpu: &Device) {
+    let _ours = Ours::now(Tiles::Simple);
+    // batch, channels, h, w, the activations' mean
+    for (batch, channels, h, w, mean) in
+        [(4, 3, 7, 5, 30.0), (3, 5, 1, 1, 0.0), (2, 70, 9, 9, 0.0), (8, 16, 14, 14, 1.0)]
+    {
+        let case = format!("batch norm of {batch}x{channels}x{h}x{w} around {mean}");
+        let x = Tensor::<4>::random([batch, channels, h, w], Distribution::Normal(mean, 2.0), cpu);
+        let x = (x.clone(), Tensor::from_data(x.to_data_async().await.expect("CPU values"), gpu));
+        let gamma = pair([channels], cpu, gpu).await;
+        let beta = pair([channels], cpu, gpu).await;
+        let (x_cpu, x_gpu) = (x.0.require_grad(), x.1.require_grad());
+        let (y_cpu, mean_cpu, var_cpu) = batch_norm_train(x_cpu.clone(), gamma.0.clone(), beta.0.clone(), 1e-5);
+        let (y_gpu, mean_gpu, var_gpu) = batch_norm_train(x_gpu.clone(), gamma.1.clone(), beta.1.clone(), 1e-5);
+        assert_close(&format!("{case}: output"), y_gpu.clone(), y_cpu.clone()).await;
+        assert_close(&format!("{case}: mean"), mean_gpu, mean_cpu).await;
+        assert_close(&format!("{case}: variance"), var_gpu, var_cpu).await;
+        let weights = pair([batch, channels, h, w], cpu, gpu).await;
+        let grads_cpu = (y_cpu * weights.0).sum().backward();
+        let grads_gpu = (y_gpu * weights.1).sum().backward();
+        let grad = |t: &Tensor<4>, grads| t.grad(grads).expect("a gradient");
+        assert_close(&format!("{case}: input gradient"), grad(&x_gpu, &grads_gpu), grad(&x_cpu, &grads_cpu)).await;
+        for (name, (on_cpu, on_gpu)) in [("gamma", &gamma), ("beta", &beta)] {
+            let (a, b) = (on_gpu.grad(&grads_gpu).expect("a gradient"), on_cpu.grad(&grads_cpu).expect("a gradient"));
+            assert_close(&format!("{case}: {name} gradient"), a, b).await;
+        }
     }
 }

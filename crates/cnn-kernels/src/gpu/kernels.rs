@@ -10,6 +10,13 @@ use burn_cubecl::tensor::CubeTensor;
 use super::empty;
 use crate::cpu::Geometry;
 
+/// Values along an output row that one thread of the unfold writes: their index
+/// arithmetic (integer divisions, which a software adapter runs one lane at a time) is paid once
+/// per span, and neighbouring threads still write neighbouring spans. 1 to 16 on SwiftShader,
+/// `resnet-small` at 56 px, batch 32: the unfold's time 8.1, 3.1 (4), 2.2 (8), 1.8 s (16);
+/// 8 values are one 32-byte sector of a real GPU's memory.
+const SPAN: usize = 8;
+
 /// A convolution's sizes for one chunk of `images` images starting at image `first`.
 #[derive(CubeLaunch, CubeType)]
 struct Conv {
@@ -52,28 +59,40 @@ fn conv_args(g: &Geometry, first: usize, images: usize) -> ConvLaunch {
 
 /// `columns [c_in * kh * kw, images, oh * ow]`: row `(c, i, j)` holds, for each output pixel of
 /// each image, the input under tap `(i, j)` of channel `c`, or 0 in the padding.
+///
+/// Each thread writes [`SPAN`] neighbouring pixels of one output row.
+// As `fold_kernel`'s `%`: CubeCL's macro does not know `div_ceil`.
+#[allow(clippy::manual_div_ceil)]
 #[cube(launch_unchecked)]
 fn unfold_kernel(input: &[f32], columns: &mut [f32], g: &Conv) {
-    let pixels = g.oh * g.ow;
-    if ABSOLUTE_POS >= g.c_in * g.kh * g.kw * g.images * pixels {
+    let spans = (g.ow + SPAN - 1) / SPAN;
+    if ABSOLUTE_POS >= g.c_in * g.kh * g.kw * g.images * g.oh * spans {
         terminate!();
     }
-    let pixel = ABSOLUTE_POS % pixels;
-    let rest = ABSOLUTE_POS / pixels;
+    let left = (ABSOLUTE_POS % spans) * SPAN;
+    let rest = ABSOLUTE_POS / spans;
+    let oy = rest % g.oh;
+    let rest = rest / g.oh;
     let image = rest % g.images;
     let row = rest / g.images;
     let j = row % g.kw;
     let i = (row / g.kw) % g.kh;
     let channel = row / (g.kw * g.kh);
     // In padded coordinates, so that nothing goes below zero.
-    let y = (pixel / g.ow) * g.stride_h + i * g.dilation_h;
-    let x = (pixel % g.ow) * g.stride_w + j * g.dilation_w;
-    let mut value = f32::new(0.0);
-    if y >= g.pad_h && y < g.pad_h + g.h && x >= g.pad_w && x < g.pad_w + g.w {
-        let plane = (g.first + image) * g.c_in + channel;
-        value = input[(plane * g.h + y - g.pad_h) * g.w + x - g.pad_w];
+    let y = oy * g.stride_h + i * g.dilation_h;
+    let inside = y >= g.pad_h && y < g.pad_h + g.h;
+    let plane = (g.first + image) * g.c_in + channel;
+    let source = select(inside, (plane * g.h + y - g.pad_h) * g.w, 0);
+    let target = ((row * g.images + image) * g.oh + oy) * g.ow;
+    let end = select(left + SPAN < g.ow, left + SPAN, g.ow);
+    for ox in left..end {
+        let x = ox * g.stride_w + j * g.dilation_w;
+        let mut value = f32::new(0.0);
+        if inside && x >= g.pad_w && x < g.pad_w + g.w {
+            value = input[source + x - g.pad_w];
+        }
+        columns[target + ox] = value;
     }
-    columns[ABSOLUTE_POS] = value;
 }
 
 /// The input gradient of one chunk's images from its columns' gradient: each input value sums
@@ -145,7 +164,7 @@ fn grid(t: &CubeTensor, values: usize) -> (CubeCount, CubeDim) {
 pub(super) fn unfold(g: &Geometry, x: &CubeTensor, first: usize, images: usize) -> CubeTensor {
     let rows = g.c_in * g.kernel[0] * g.kernel[1];
     let columns = empty(x, [rows, images * g.oh * g.ow]);
-    let (count, dim) = grid(x, rows * images * g.oh * g.ow);
+    let (count, dim) = grid(x, rows * images * g.oh * g.ow.div_ceil(SPAN));
     // Safety: every index is checked against the buffers' lengths or derived from the geometry
     // that sized them.
     unsafe {

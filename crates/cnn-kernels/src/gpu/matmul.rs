@@ -29,8 +29,8 @@ pub enum Tiles {
     Double,
     /// `Naive`: one thread per output, no shared memory, no barriers.
     Naive,
-    /// Ours ([`super::blocked`]): a 4x4 block of outputs per thread, no shared memory, no
-    /// barriers.
+    /// Ours ([`super::blocked`]): a block of 8x4 or 4x4 outputs per thread, no shared memory,
+    /// no barriers.
     Blocked,
 }
 

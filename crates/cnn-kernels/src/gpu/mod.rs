@@ -1,5 +1,6 @@
-//! [`ConvKernels`] and [`LinearKernels`] on burn's Cube backend (WebGPU in the browser, Vulkan or
-//! another wgpu API natively) for f32 tensors; burn's own for other types.
+//! [`ConvKernels`], [`LinearKernels`] and (in `norm.rs`) batch norm's training passes on burn's
+//! Cube backend (WebGPU in the browser, Vulkan or another wgpu API natively) for f32 tensors;
+//! burn's own for other types.
 //!
 //! burn 0.22 runs our networks' convolutions on the GPU with its *direct* kernels: one thread per
 //! output value, summing over channels and taps with no reuse between threads, for the forward
@@ -24,6 +25,7 @@ mod blocked;
 pub mod check;
 mod kernels;
 pub mod matmul;
+mod norm;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -294,5 +296,11 @@ mod tests {
     fn linear_layers_equal_the_cpu_kernels() {
         let (cpu, gpu) = devices();
         pollster::block_on(super::check::linear_layers(&cpu, &gpu));
+    }
+
+    #[test]
+    fn batch_norms_equal_the_cpu_kernels() {
+        let (cpu, gpu) = devices();
+        pollster::block_on(super::check::batch_norms(&cpu, &gpu));
     }
 }
