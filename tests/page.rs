@@ -600,10 +600,17 @@ fn checkpoint_header(bytes: &[u8]) -> (serde_json::Value, &[u8]) {
     (serde_json::from_slice(&bytes[16..16 + len]).expect("the settings' JSON"), &bytes[16 + len..])
 }
 
+/// A checkpoint as pages before 2026-12-07 wrote it: without the checksum that ends it now.
+fn without_checksum(bytes: &[u8]) -> &[u8] {
+    let (sections, trailer) = bytes.split_at(bytes.len() - 12);
+    assert_eq!(&trailer[..8], b"CRC32C\0\0", "a checkpoint ends in its checksum");
+    sections
+}
+
 /// A stored run's checkpoint downloads (and its weights as safetensors), and after the run is
 /// deleted, uploading the file lists it again with the same test accuracy; a file that is not a
-/// checkpoint, and one whose weights do not fit its model, each get their sentence and change
-/// nothing.
+/// checkpoint, a damaged one, and one whose weights do not fit its model, each get their sentence
+/// and change nothing; one written before checksums is listed, with a note.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_checkpoint_downloads_and_uploads_to_the_same_accuracy() {
     let port = serve(dist());
@@ -678,7 +685,21 @@ async fn a_checkpoint_downloads_and_uploads_to_the_same_accuracy() {
         note,
         "“notes.cnnckpt” cannot be used: this is not a checkpoint of the CNN playground (it does not start with \"CNNCKPT1\"). Nothing was changed."
     );
-    let (mut header, rest) = checkpoint_header(&bytes);
+    // A byte changed in the weights, as a bad disk or a broken copy would.
+    let mut damaged = bytes.clone();
+    let at = damaged.len() / 2;
+    damaged[at] ^= 0x01;
+    let damaged_file = driver.downloads.join("damaged.cnnckpt");
+    std::fs::write(&damaged_file, damaged).expect("write a file");
+    upload(damaged_file).await;
+    let note = wait_for(&client, "upload-note", 30, |n| n.starts_with("“damaged.cnnckpt”")).await;
+    assert_eq!(
+        note,
+        "“damaged.cnnckpt” cannot be used: the checkpoint is damaged: its contents do not match the checksum written with \
+         them (a changed or lost byte); use another copy. Nothing was changed."
+    );
+    // Edited by hand, without a checksum (as pages before checksums wrote them).
+    let (mut header, rest) = checkpoint_header(without_checksum(&bytes));
     header["spec"]["model"] = serde_json::json!({"kind": "vgg", "arch": [[1, 8]], "head_width": 32, "dropout": 0.0});
     let header = serde_json::to_vec(&header).expect("JSON");
     let mut other = b"CNNCKPT1".to_vec();
@@ -694,6 +715,13 @@ async fn a_checkpoint_downloads_and_uploads_to_the_same_accuracy() {
         "{note}"
     );
     assert_eq!(client.find_all(Locator::Css("#runs tbody tr")).await.expect("rows").len(), 1);
+    // A checkpoint from before checksums loads, and the page says it could not be checked.
+    let old = driver.downloads.join("old.cnnckpt");
+    std::fs::write(&old, without_checksum(&bytes)).expect("write a file");
+    upload(old).await;
+    let note = wait_for(&client, "upload-note", 120, |n| n.starts_with("“old.cnnckpt” is listed")).await;
+    assert!(note.ends_with("so it could not be checked for damage."), "{note}");
+    assert_eq!(client.find_all(Locator::Css("#runs tbody tr")).await.expect("rows").len(), 2);
     assert_eq!(text(&client, "runs-note").await, "", "storage reported no trouble");
     assert_eq!(text(&client, "error").await, "");
 

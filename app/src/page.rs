@@ -20,6 +20,9 @@ use crate::{share, spec_text, storage};
 /// Where the edited spec and the training form are kept across reloads.
 const SPEC_KEY: &str = "cnn-playground.spec";
 const FORM_KEY: &str = "cnn-playground.form";
+/// Said of an uploaded checkpoint without a checksum.
+const UNVERIFIED: &str =
+    " It has no checksum (it was written before checkpoints had one), so it could not be checked for damage.";
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -55,8 +58,9 @@ pub fn App() -> impl IntoView {
     let Live {
         status, error, data_len, running, paused, backend_label, backend_why, cpu_threads, threads_note, ..
     } = live;
-    // A checkpoint uploaded and being evaluated, to be listed as this run; and its file's name.
-    let uploading = StoredValue::new(None::<(Run, String)>);
+    // A checkpoint uploaded and being evaluated, to be listed as this run; its file's name; and
+    // whether its checksum was verified (a checkpoint written before checksums has none).
+    let uploading = StoredValue::new(None::<(Run, String, bool)>);
     let runs = Runs::load();
 
     let workers = StoredValue::new_local(Workers::default());
@@ -180,14 +184,15 @@ pub fn App() -> impl IntoView {
         }
         FromWorker::NotStored(why) => runs.note.set(Some(why)),
         FromWorker::Evaluated { run, result } => {
-            let Some((uploaded, file)) = uploading.try_update_value(Option::take).flatten() else { return };
+            let Some((uploaded, file, verified)) = uploading.try_update_value(Option::take).flatten() else { return };
             if uploaded.id != run {
                 return;
             }
             match result {
                 Ok((loss, accuracy, images)) => {
+                    let unverified = if verified { "" } else { UNVERIFIED };
                     runs.uploaded.set(Some(format!(
-                        "“{file}” is listed as “{}”: test accuracy {:.1}%, loss {loss:.4}, on {images} test images.",
+                        "“{file}” is listed as “{}”: test accuracy {:.1}%, loss {loss:.4}, on {images} test images.{unverified}",
                         uploaded.name,
                         accuracy * 100.0
                     )));
@@ -351,7 +356,7 @@ pub fn App() -> impl IntoView {
             }
             let test_images = run.images.1.min(len.1);
             runs.uploaded.set(Some(format!("Evaluating “{name}” on {test_images} test images…")));
-            uploading.set_value(Some((run, name.clone())));
+            uploading.set_value(Some((run, name.clone(), checkpoint.verified)));
             // On the CPU's threads where they are ready, else in the main worker.
             let backend = measuring();
             workers.with_value(|w| w.send(on_threads(backend), &ToWorker::Evaluate { run: id, test_images, backend }));

@@ -1,7 +1,7 @@
 //! `cnn train`: a recipe by name (or the page's settings as JSON), each setting overridable by a
 //! flag, then a table per epoch.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
 use cnn_data::{Dataset, Split};
@@ -38,19 +38,22 @@ enum ScheduleArg {
     Cosine,
 }
 
+const DEFAULT_MODEL: &str = "vgg11-r4";
+const DEFAULT_SIZE: usize = 56;
+
 #[derive(Parser)]
 pub struct TrainArgs {
     /// A preset name (see `cnn presets`) or a JSON spec file.
-    #[arg(long, default_value = "vgg11-r4")]
+    #[arg(long, default_value = DEFAULT_MODEL)]
     model: String,
     /// Images are resized to SIZE x SIZE pixels.
-    #[arg(long, default_value_t = 56)]
+    #[arg(long, default_value_t = DEFAULT_SIZE)]
     size: usize,
     /// The settings to start from; the flags below change single ones.
     #[arg(long, value_enum, default_value = "d2l")]
     recipe: RecipeArg,
     /// A run's settings as JSON (a `TrainSpec`, as the page shows them), instead of --model,
-    /// --size and --recipe.
+    /// --size and --recipe; the fields it leaves out take the book's values (`--recipe d2l`).
     #[arg(long, conflicts_with_all = ["model", "size", "recipe"])]
     settings: Option<PathBuf>,
     /// Write a checkpoint (weights, optimiser state, settings, epochs so far) after every epoch.
@@ -94,12 +97,14 @@ pub struct TrainArgs {
     seed: Option<u64>,
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
-    /// How many training images to use (the first N of 60,000).
-    #[arg(long, default_value_t = 60_000)]
-    train_images: usize,
-    /// How many test images to measure on (the first N of 10,000).
-    #[arg(long, default_value_t = 10_000)]
-    test_images: usize,
+    /// How many training images to use (the first N of 60,000; all of them unless given). A
+    /// resumed run uses its own.
+    #[arg(long)]
+    train_images: Option<usize>,
+    /// How many test images to measure on (the first N of 10,000; all of them unless given). A
+    /// resumed run uses its own.
+    #[arg(long)]
+    test_images: Option<usize>,
     /// Folder with Debian's Fashion-MNIST `.gz` files.
     #[arg(long, default_value = "public/data/fashion-mnist")]
     data: PathBuf,
@@ -109,20 +114,14 @@ impl TrainArgs {
     /// The run these arguments describe: the recipe or the settings file, then each flag given.
     fn spec(&self) -> Result<TrainSpec, String> {
         let mut spec = match &self.settings {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                serde_json::from_str(&text).map_err(|e| format!("{} is not a run's settings: {e}", path.display()))?
-            }
+            Some(path) => settings_file(path)?,
             None => {
-                let (model, _) = load_model(&self.model)?;
-                // A spec file has no chapter rate; VGG's is a fair start for a new network.
-                let lr = Preset::find(&self.model).map_or(0.05, |p| p.d2l_lr);
                 let recipe = match self.recipe {
                     RecipeArg::D2l => Recipe::D2l,
                     RecipeArg::Modern => Recipe::Modern,
                     RecipeArg::Quick => Recipe::Quick,
                 };
-                recipe.apply(TrainSpec::new(model, self.size), lr)
+                recipe_for(&self.model, self.size, recipe)?
             }
         };
         set(&mut spec.epochs, self.epochs);
@@ -154,6 +153,56 @@ impl TrainArgs {
     }
 }
 
+/// `recipe`'s settings for the preset or spec file `model` at `size` pixels.
+fn recipe_for(model: &str, size: usize, recipe: Recipe) -> Result<TrainSpec, String> {
+    let (spec, _) = load_model(model)?;
+    // A spec file has no chapter rate; VGG's is a fair start for a new network.
+    let lr = Preset::find(model).map_or(0.05, |p| p.d2l_lr);
+    Ok(recipe.apply(TrainSpec::new(spec, size), lr))
+}
+
+/// A run's settings from a JSON file: the fields it gives, and for those it leaves out the book's
+/// values (`--recipe d2l`) for its model (a spec, or a preset's name; `vgg11-r4` where it names
+/// none) at its size (56 pixels where it gives none). A field no run has is refused, so that a
+/// misspelt one is not silently ignored.
+fn settings_file(path: &Path) -> Result<TrainSpec, String> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let not_settings = |why: String| format!("{file} is not a run's settings: {why}");
+    let given: serde_json::Value = serde_json::from_str(&text).map_err(|e| not_settings(e.to_string()))?;
+    let serde_json::Value::Object(mut given) = given else {
+        return Err(not_settings("it must be a JSON object of settings, such as {\"epochs\": 3}".into()));
+    };
+    let model = match given.get("model") {
+        Some(serde_json::Value::String(name)) => {
+            let name = name.clone();
+            given.remove("model");
+            name
+        }
+        _ => DEFAULT_MODEL.to_owned(),
+    };
+    let size = match given.get("image_size") {
+        Some(size) => size
+            .as_u64()
+            .and_then(|s| usize::try_from(s).ok())
+            .ok_or_else(|| not_settings(format!("its image_size is {size}: it must be a whole number of pixels")))?,
+        None => DEFAULT_SIZE,
+    };
+    let serde_json::Value::Object(mut settings) =
+        serde_json::to_value(recipe_for(&model, size, Recipe::D2l)?).map_err(|e| e.to_string())?
+    else {
+        return Err(not_settings("its defaults are not an object".into()));
+    };
+    for (key, value) in given {
+        if !settings.contains_key(&key) {
+            let known: Vec<&str> = settings.keys().map(String::as_str).collect();
+            return Err(not_settings(format!("it has no setting {key:?} (the settings are {})", known.join(", "))));
+        }
+        settings.insert(key, value);
+    }
+    serde_json::from_value(serde_json::Value::Object(settings)).map_err(|e| not_settings(e.to_string()))
+}
+
 pub async fn run(args: TrainArgs) -> Result<(), String> {
     let resume = args.resume.as_deref().map(read_checkpoint).transpose()?;
     let spec = match &resume {
@@ -165,8 +214,9 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
     if let Some(checkpoint) = &resume {
         checkpoint.check_resumes(&spec).map_err(|e| e.to_string())?;
     }
-    let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(args.train_images);
-    let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
+    let (train_images, test_images) = images(&args, resume.as_ref())?;
+    let train_set = Dataset::load_dir(&args.data, Split::Train).map_err(|e| e.to_string())?.head(train_images);
+    let test_set = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(test_images);
     let backend = match args.backend {
         BackendArg::Auto => {
             let (backend, why) =
@@ -212,9 +262,36 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
     save_failed.map_or(Ok(()), Err)
 }
 
+/// The training and test images a run uses: a resumed run's own (so that it goes on as if it had
+/// never stopped), else the flags' counts or all of them.
+fn images(args: &TrainArgs, resume: Option<&Checkpoint>) -> Result<(usize, usize), String> {
+    let given = (args.train_images, args.test_images);
+    let Some((train, test)) = resume.and_then(|c| c.images) else {
+        return Ok((given.0.unwrap_or(60_000), given.1.unwrap_or(10_000)));
+    };
+    for (what, flag, asked, used) in
+        [("training", "--train-images", given.0, train), ("test", "--test-images", given.1, test)]
+    {
+        if asked.is_some_and(|asked| asked != used) {
+            return Err(format!(
+                "the checkpoint's run used its first {used} {what} images, and a resumed run goes on with them: \
+                 leave out {flag} (or give {used})"
+            ));
+        }
+    }
+    Ok((train, test))
+}
+
 pub fn read_checkpoint(path: &std::path::Path) -> Result<Checkpoint, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Checkpoint::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    let checkpoint = Checkpoint::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !checkpoint.verified {
+        eprintln!(
+            "note: {} has no checksum (it was written before checkpoints had one), so it could not be checked for damage",
+            path.display()
+        );
+    }
+    Ok(checkpoint)
 }
 
 /// Writes next to `path` and renames, so that a run stopped mid-write leaves the last checkpoint whole.

@@ -13,6 +13,11 @@ pub const BYTES: u64 = 4;
 /// sentence, not numbers wrapped around `usize` (32 bits in the browser).
 pub const MAX_VALUES: u64 = 1 << 30;
 
+/// The most multiply-accumulates a model may take per image: a trillion, 50 times VGG-19's at
+/// 224 pixels. A model's parameters and its activation values per image are bounded by
+/// [`MAX_VALUES`], as one layer's are: they cannot be more than a browser addresses either.
+pub const MAX_MACS: u64 = 1_000_000_000_000;
+
 /// Input limits, for the same reason.
 const MAX_SIZE: usize = 2048;
 const MAX_CHANNELS: usize = 4096;
@@ -141,7 +146,7 @@ pub fn analyze_graph(family: &'static str, graph: &[Layer], input: InputSpec) ->
             return Err(SpecError::Input { what, value, max });
         }
     }
-    let mut walk = Walk { size: input.size, rows: Vec::new() };
+    let mut walk = Walk { size: input.size, rows: Vec::new(), sums: [0; 3] };
     let shape = walk.seq(graph, &[], [input.channels, input.size, input.size])?;
     if shape != [input.classes, 1, 1] {
         // Only a family lowering bug gets here; the specs have no way to end elsewhere.
@@ -162,6 +167,9 @@ fn fits(layer: &str, what: &'static str, count: u64) -> Result<usize, SpecError>
 struct Walk {
     size: usize,
     rows: Vec<Row>,
+    /// Parameters, MACs and activation values of the rows so far, each checked against its
+    /// limit as it grows (a sum over many layers could wrap `usize` in the browser).
+    sums: [u64; 3],
 }
 
 /// `k x k` windows with stride `s` over `x + 2p` pixels, as PyTorch and burn count them.
@@ -229,7 +237,7 @@ impl Walk {
                 let per_output = ((c / groups) as u64).saturating_mul((kernel as u64).saturating_pow(2));
                 let params = fits(&name, "parameters", (channels as u64).saturating_mul(per_output.saturating_add(1)))?;
                 fits(&name, "outputs", (channels as u64).saturating_mul(oh as u64).saturating_mul(ow as u64))?;
-                let macs = (channels * oh * ow) as u64 * per_output;
+                let macs = ((channels * oh * ow) as u64).saturating_mul(per_output);
                 ([channels, oh, ow], params, macs, false)
             }
             Op::BatchNorm => (input, 2 * c, 0, false),
@@ -256,6 +264,17 @@ impl Walk {
         let block = here[0].to_string();
         let depth = here.len() - 1;
         let activations = shape.iter().map(|&d| d as u64).product();
+        let limits = [
+            ("parameters", MAX_VALUES),
+            ("multiply-accumulates per image", MAX_MACS),
+            ("activation values per image", MAX_VALUES),
+        ];
+        for ((sum, add), (what, max)) in self.sums.iter_mut().zip([params as u64, macs, activations]).zip(limits) {
+            *sum = sum.saturating_add(add);
+            if *sum > max {
+                return Err(SpecError::Limit { what, count: *sum, max });
+            }
+        }
         self.rows.push(Row { name, block, depth, op: l.op.describe(), shape, params, macs, dense, activations });
         Ok(shape)
     }

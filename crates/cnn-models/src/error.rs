@@ -26,6 +26,10 @@ pub enum SpecError {
         "{layer} would hold {count} {what}, more than the {max} a browser can keep in memory: use fewer channels or features"
     )]
     TooLarge { layer: String, what: &'static str, count: u64, max: u64 },
+    #[error(
+        "the model would have at least {count} {what}, more than the {max} this tool takes: use fewer or narrower layers"
+    )]
+    Limit { what: &'static str, count: u64, max: u64 },
     #[error("the input's {what} is {value}, more than the {max} this tool takes")]
     Input { what: &'static str, value: usize, max: usize },
     #[error("{layer} cannot work: {what}")]

@@ -123,6 +123,14 @@ impl ModelSpec {
     /// The layer graph for `classes` outputs. Fails on what the graph cannot express (a block
     /// with no layers, a group width that does not divide a bottleneck); shapes are checked later.
     pub fn graph(&self, classes: usize) -> Result<Vec<Layer>, SpecError> {
+        let layers = self.weighted_layers();
+        if layers > MAX_LAYERS {
+            return Err(SpecError::Limit {
+                what: "convolutional and fully connected layers",
+                count: layers,
+                max: MAX_LAYERS,
+            });
+        }
         match self {
             ModelSpec::AlexNet(s) => alexnet(s, classes),
             ModelSpec::Vgg(s) => vgg(s, classes),
@@ -133,6 +141,56 @@ impl ModelSpec {
             ModelSpec::AnyNet(s) => anynet(s, classes),
         }
     }
+}
+
+/// The most convolutional and fully connected layers a model may have: a spec that asks for more
+/// (a typo like a block of 1,000,000,000 convolutions) is refused before its graph is built, so
+/// that no spec, typed into the page or carried by a link, can keep the tool busy. The chapter's
+/// deepest network, DenseNet-264, has 264.
+pub const MAX_LAYERS: u64 = 1000;
+
+impl ModelSpec {
+    /// The convolutional and fully connected layers the spec asks for, counted from its numbers
+    /// alone (saturating), in time that grows with its stages, not its layers.
+    pub fn weighted_layers(&self) -> u64 {
+        let n = |v: usize| v as u64;
+        let count = match self {
+            ModelSpec::AlexNet(s) => total([n(s.convs.len()), n(s.head.len()), 1].into_iter()),
+            ModelSpec::Vgg(s) => total(s.arch.iter().map(|&(convs, _)| n(convs))).saturating_add(3),
+            ModelSpec::Nin(s) => n(s.blocks.len()).saturating_add(1).saturating_mul(3),
+            // The stem's three convolutions, six per Inception block, the classifier.
+            ModelSpec::GoogLeNet(s) => total(s.stages.iter().map(|stage| n(stage.len()).saturating_mul(6))),
+            ModelSpec::ResNet(s) => {
+                let per_block = if s.block == ResBlock::Basic { 2 } else { 3 };
+                let mut channels = s.stem_channels;
+                // A stage's first block has a projection where it halves the map or changes
+                // the channels.
+                total(s.stages.iter().enumerate().map(|(i, &(blocks, width))| {
+                    let projection = blocks > 0 && (i > 0 || channels != width);
+                    channels = width;
+                    n(blocks).saturating_mul(per_block).saturating_add(u64::from(projection))
+                }))
+            }
+            ModelSpec::DenseNet(s) => {
+                total(s.arch.iter().map(|&convs| n(convs))).saturating_add(n(s.arch.len().saturating_sub(1)))
+            }
+            ModelSpec::AnyNet(s) => {
+                let per_block = if s.block == AnyBlock::Residual { 2 } else { 3 };
+                total(s.stages.iter().map(|&(depth, ..)| n(depth).saturating_mul(per_block).saturating_add(1)))
+            }
+        };
+        // The stems and classifiers the sums leave out.
+        let ends = match self {
+            ModelSpec::AlexNet(_) | ModelSpec::Vgg(_) | ModelSpec::Nin(_) => 0,
+            ModelSpec::GoogLeNet(_) => 4,
+            ModelSpec::ResNet(_) | ModelSpec::DenseNet(_) | ModelSpec::AnyNet(_) => 2,
+        };
+        count.saturating_add(ends)
+    }
+}
+
+fn total(counts: impl Iterator<Item = u64>) -> u64 {
+    counts.fold(0, u64::saturating_add)
 }
 
 fn fully_connected(net: &mut Vec<Layer>, widths: &[usize], dropout: f64, classes: usize) {

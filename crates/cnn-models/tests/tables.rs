@@ -224,6 +224,64 @@ fn bad_specs_name_the_layer_and_the_reason() {
     );
 }
 
+/// A spec that asks for more than the tool takes is refused with the limit it passed, before its
+/// graph is built (a block of a billion convolutions used to keep `cnn summary` busy for minutes).
+#[test]
+fn specs_past_the_tools_limits_are_refused_before_any_layer_is_built() {
+    let cases = [
+        (
+            r#"{"kind":"vgg","arch":[[1000000000,8]],"head_width":64,"dropout":0.5}"#,
+            28,
+            "the model would have at least 1000000003 convolutional and fully connected layers, more than the 1000 this tool takes: use fewer or narrower layers",
+        ),
+        (
+            r#"{"kind":"resnet","stem_channels":8,"stages":[[300,8],[300,16]]}"#,
+            28,
+            "the model would have at least 1203 convolutional and fully connected layers, more than the 1000 this tool takes: use fewer or narrower layers",
+        ),
+        (
+            r#"{"kind":"vgg","arch":[[1,8]],"head_width":32000,"dropout":0.5}"#,
+            28,
+            "the model would have at least 1074240080 parameters, more than the 1073741824 this tool takes: use fewer or narrower layers",
+        ),
+        (
+            r#"{"kind":"vgg","arch":[[1,8],[3,1024]],"head_width":64,"dropout":0.5}"#,
+            512,
+            "the model would have at least 1241801293824 multiply-accumulates per image, more than the 1000000000000 this tool takes: use fewer or narrower layers",
+        ),
+        (
+            r#"{"kind":"vgg","arch":[[20,64]],"head_width":64,"dropout":0.5}"#,
+            1024,
+            "the model would have at least 1140850688 activation values per image, more than the 1073741824 this tool takes: use fewer or narrower layers",
+        ),
+    ];
+    for (json, size, sentence) in cases {
+        assert_eq!(error(json, size), sentence, "{json}");
+    }
+}
+
+/// The count the limit is checked on is the graph's own, for every preset.
+#[test]
+fn every_presets_layer_count_is_its_graphs() {
+    use cnn_models::graph::{Layer, Op};
+    fn weighted(layers: &[Layer]) -> u64 {
+        layers
+            .iter()
+            .map(|l| match &l.op {
+                Op::Conv { .. } | Op::Linear { .. } => 1,
+                Op::Group(children) => weighted(children),
+                Op::Concat(branches) => weighted(branches),
+                Op::Residual { body, shortcut } => weighted(body) + weighted(shortcut),
+                _ => 0,
+            })
+            .sum()
+    }
+    for preset in PRESETS {
+        let spec = preset.spec();
+        assert_eq!(spec.weighted_layers(), weighted(&spec.graph(10).unwrap()), "{}", preset.name);
+    }
+}
+
 #[test]
 fn grouped_convolutions_need_divisible_channels() {
     use cnn_models::analysis::analyze_graph;

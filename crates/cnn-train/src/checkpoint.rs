@@ -7,6 +7,11 @@
 //! the settings and epochs as JSON, then the weights and the optimiser's state as burn's burnpack
 //! (`ModuleRecord::into_bytes`, `ModuleOptimizer::into_bytes`). By hand, because burnpack holds
 //! tensors only, and the two records are two burnpacks.
+//!
+//! A trailer ends the file: [`CHECKSUM_TAG`] and the CRC32C of every byte before it (as
+//! TensorFlow's checkpoint bundles keep per tensor), so that a damaged file is refused with a
+//! sentence instead of training on corrupted weights. Files written before it (2026-12-07) end
+//! after the optimiser's state; they still load, marked as not verified.
 
 use burn::prelude::*;
 use burn::store::ModuleRecord;
@@ -18,6 +23,9 @@ use crate::{EpochStats, TrainError, TrainSpec};
 
 const MAGIC: &[u8; 8] = b"CNNCKPT1";
 
+/// What precedes the checksum at the end of a checkpoint.
+const CHECKSUM_TAG: &[u8; 8] = b"CRC32C\0\0";
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CheckpointError {
     #[error(
@@ -27,6 +35,16 @@ pub enum CheckpointError {
     NotACheckpoint,
     #[error("the checkpoint is cut short in its {0}")]
     Truncated(&'static str),
+    #[error(
+        "the checkpoint is damaged: its contents do not match the checksum written with them (a changed or lost byte); use another copy"
+    )]
+    Damaged,
+    #[error("the checkpoint has {0} bytes after its last section that are not its checksum: it is damaged")]
+    Trailing(usize),
+    #[error(
+        "the checkpoint's run used its first {used_train} training and {used_test} test images, and resumes with them, not {train} and {test}"
+    )]
+    Images { used_train: usize, used_test: usize, train: usize, test: usize },
     #[error("the checkpoint's settings cannot be read: {0}")]
     Settings(String),
     #[error("the checkpoint's weights do not fit this model: {0}")]
@@ -64,6 +82,10 @@ pub struct Checkpoint {
     pub images: Option<(usize, usize)>,
     pub(crate) weights: Vec<u8>,
     pub(crate) optimizer: Vec<u8>,
+    /// Whether it was read from bytes that ended in a checksum, which matched (bytes whose
+    /// checksum does not match are refused). False for a file written before checksums, and for
+    /// a checkpoint a run made and never wrote.
+    pub verified: bool,
 }
 
 impl Checkpoint {
@@ -78,14 +100,26 @@ impl Checkpoint {
             out.extend_from_slice(&(section.len() as u64).to_le_bytes());
             out.extend_from_slice(section);
         }
+        let checksum = crc32c::crc32c(&out);
+        out.extend_from_slice(CHECKSUM_TAG);
+        out.extend_from_slice(&checksum.to_le_bytes());
         out
     }
 
+    /// The checkpoint in `bytes`, verified against its checksum where it has one.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
         let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(CheckpointError::NotACheckpoint)?;
+        let (rest, verified) = match verified(bytes) {
+            Some(Ok(sections)) => (&sections[MAGIC.len()..], true),
+            Some(Err(damaged)) => return Err(damaged),
+            None => (rest, false),
+        };
         let (header, rest) = section(rest, "settings")?;
         let (weights, rest) = section(rest, "weights")?;
-        let (optimizer, _) = section(rest, "optimiser state")?;
+        let (optimizer, rest) = section(rest, "optimiser state")?;
+        if !rest.is_empty() {
+            return Err(CheckpointError::Trailing(rest.len()));
+        }
         let header: Header = serde_json::from_slice(header).map_err(|e| CheckpointError::Settings(e.to_string()))?;
         Ok(Checkpoint {
             spec: header.spec,
@@ -94,7 +128,19 @@ impl Checkpoint {
             images: header.images,
             weights: weights.to_vec(),
             optimizer: optimizer.to_vec(),
+            verified,
         })
+    }
+
+    /// Whether the run resumed from here uses the images its run used (where the checkpoint
+    /// says which: `images`, training and test).
+    pub(crate) fn check_images(&self, (train, test): (usize, usize)) -> Result<(), CheckpointError> {
+        match self.images {
+            Some((used_train, used_test)) if (used_train, used_test) != (train, test) => {
+                Err(CheckpointError::Images { used_train, used_test, train, test })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The checkpoint's model on `device`, with its weights.
@@ -123,6 +169,18 @@ impl Checkpoint {
     }
 }
 
+/// The bytes before a checkpoint's checksum, where it ends in one that matches them; an error
+/// where it ends in one that does not; `None` where it has none (written before checksums).
+fn verified(bytes: &[u8]) -> Option<Result<&[u8], CheckpointError>> {
+    let (sections, trailer) = bytes.split_at_checked(bytes.len().checked_sub(CHECKSUM_TAG.len() + 4)?)?;
+    let (tag, checksum) = trailer.split_at(CHECKSUM_TAG.len());
+    if tag != CHECKSUM_TAG || sections.len() < MAGIC.len() {
+        return None;
+    }
+    let checksum = u32::from_le_bytes(checksum.try_into().ok()?);
+    Some(if crc32c::crc32c(sections) == checksum { Ok(sections) } else { Err(CheckpointError::Damaged) })
+}
+
 /// `model` with the weights of a burnpack record; a record of another model gets a sentence.
 pub(crate) fn load_weights(model: Model, weights: &[u8]) -> Result<Model, CheckpointError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
@@ -148,17 +206,55 @@ mod tests {
     fn checkpoint() -> Checkpoint {
         let spec = TrainSpec { epochs: 3, ..TrainSpec::new(ModelSpec::preset("resnet-small").unwrap(), 28) };
         let (history, images) = (Vec::new(), Some((640, 64)));
-        Checkpoint { spec, epoch: 1, history, images, weights: vec![1, 2, 3], optimizer: vec![4, 5] }
+        Checkpoint { spec, epoch: 1, history, images, weights: vec![1, 2, 3], optimizer: vec![4, 5], verified: false }
     }
 
     #[test]
     fn bytes_round_trip_and_bad_bytes_get_a_sentence() {
         let ck = checkpoint();
         let bytes = ck.to_bytes();
-        assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), ck);
+        assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), Checkpoint { verified: true, ..ck.clone() });
         assert_eq!(Checkpoint::from_bytes(b"PK\x03\x04 a zip file").unwrap_err(), CheckpointError::NotACheckpoint);
         let cut = Checkpoint::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!(cut, CheckpointError::Trailing(11));
+        let cut = Checkpoint::from_bytes(&bytes[..bytes.len() - 13]).unwrap_err();
         assert_eq!(cut.to_string(), "the checkpoint is cut short in its optimiser state");
+    }
+
+    /// Every byte changed, one at a time, is caught: by the magic tag, the sections' lengths or
+    /// the checksum.
+    #[test]
+    fn a_changed_byte_anywhere_is_refused() {
+        let bytes = checkpoint().to_bytes();
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            let error = Checkpoint::from_bytes(&damaged).expect_err("a damaged checkpoint is refused");
+            let sections = MAGIC.len()..bytes.len() - CHECKSUM_TAG.len() - 4;
+            if sections.contains(&at) || at + 4 >= bytes.len() {
+                assert_eq!(error, CheckpointError::Damaged, "byte {at}");
+            }
+        }
+    }
+
+    /// A checkpoint written before checksums loads, marked as not verified.
+    #[test]
+    fn a_checkpoint_without_a_checksum_loads_unverified() {
+        let ck = checkpoint();
+        let bytes = ck.to_bytes();
+        let old = &bytes[..bytes.len() - CHECKSUM_TAG.len() - 4];
+        assert_eq!(Checkpoint::from_bytes(old).unwrap(), ck);
+    }
+
+    #[test]
+    fn a_run_resumes_on_the_images_it_used() {
+        let ck = checkpoint();
+        assert!(ck.check_images((640, 64)).is_ok());
+        assert_eq!(
+            ck.check_images((60_000, 64)).unwrap_err().to_string(),
+            "the checkpoint's run used its first 640 training and 64 test images, and resumes with them, not 60000 and 64"
+        );
+        assert!(Checkpoint { images: None, ..ck }.check_images((60_000, 10_000)).is_ok());
     }
 
     #[test]

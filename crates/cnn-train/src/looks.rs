@@ -194,7 +194,7 @@ mod tests {
         let cpu = pollster::block_on(Backend::open(BackendKind::Cpu)).unwrap();
         let spec = TrainSpec::new(model, size);
         let (weights, optimizer) = pollster::block_on(Trainer::new(&spec, &cpu.device).unwrap().save_state()).unwrap();
-        (Checkpoint { spec, epoch: 0, history: vec![], images: None, weights, optimizer }, cpu)
+        (Checkpoint { spec, epoch: 0, history: vec![], images: None, weights, optimizer, verified: false }, cpu)
     }
 
     #[test]

@@ -272,6 +272,7 @@ async fn epochs(
     let (mut history, mut done) = (Vec::new(), 0);
     if let Some(checkpoint) = &checkpoints.resume {
         checkpoint.check_resumes(spec)?;
+        checkpoint.check_images(images)?;
         crate::backend::check_resumes_on(backend)?;
         trainer.load_state(&checkpoint.weights, &checkpoint.optimizer)?;
         (history, done) = (checkpoint.history.clone(), checkpoint.epoch);
@@ -346,7 +347,15 @@ async fn epochs(
         if let Some(keep) = &mut checkpoints.keep {
             let (weights, optimizer) = trainer.save_state().await?;
             let images = Some(images);
-            keep(Checkpoint { spec: spec.clone(), epoch, history: history.clone(), images, weights, optimizer });
+            keep(Checkpoint {
+                spec: spec.clone(),
+                epoch,
+                history: history.clone(),
+                images,
+                weights,
+                optimizer,
+                verified: false,
+            });
         }
     }
     Ok(history)
