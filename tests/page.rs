@@ -129,6 +129,15 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     );
     click(&client, "train").await;
     assert_eq!(wait_for(&client, "error", 10, |e| !e.is_empty()).await, error);
+    // A block of a billion convolutions, as a typo or a link could bring: its sentence at once,
+    // not a frozen tab.
+    set_field(&client, "spec", r#"{"kind": "vgg", "arch": [[1000000000, 8]], "head_width": 64, "dropout": 0.5}"#).await;
+    let error = wait_for(&client, "spec-error", 10, |e| e.contains("layers")).await;
+    assert_eq!(
+        error,
+        "the model would have at least 1000000003 convolutional and fully connected layers, more than the 1000 this \
+         tool takes: use fewer or narrower layers"
+    );
 
     // A valid edit updates the table; it and the size survive a reload.
     let tiny = r#"{"kind": "vgg", "arch": [[1, 8], [1, 16]], "head_width": 32, "dropout": 0.0}"#;

@@ -20,7 +20,13 @@ pub enum IdxError {
     BadMagic { file: String, expected: u32, found: u32 },
     #[error("{file} is truncated: it holds {found} bytes but its header promises {expected}")]
     Truncated { file: String, expected: usize, found: usize },
+    #[error("{file} promises or holds more than {max} bytes, more than any Fashion-MNIST file (47 MB)")]
+    TooLarge { file: String, max: usize },
 }
+
+/// The most bytes a file may decompress to or promise: Fashion-MNIST's largest holds 47 MB, and
+/// a small gzip can expand to gigabytes.
+pub const MAX_BYTES: usize = 256 << 20;
 
 /// Images as stored: `count` images of `rows x cols` bytes, row-major, 0 = background.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,10 +48,14 @@ pub fn gunzip(file: &str, gz: &[u8]) -> Result<Vec<u8>, IdxError> {
     if gz.len() < 2 || gz[0] != 0x1f || gz[1] != 0x8b {
         return Err(IdxError::NotGzip { file: file.into() });
     }
-    let mut raw = Vec::with_capacity(gz.len() * 2);
+    let mut raw = Vec::with_capacity(gz.len().saturating_mul(2).min(MAX_BYTES));
     GzDecoder::new(gz)
+        .take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut raw)
         .map_err(|e| IdxError::BadGzip { file: file.into(), reason: e.to_string() })?;
+    if raw.len() > MAX_BYTES {
+        return Err(IdxError::TooLarge { file: file.into(), max: MAX_BYTES });
+    }
     Ok(raw)
 }
 
@@ -69,7 +79,10 @@ fn parse<'a>(file: &str, raw: &'a [u8], magic: u32, dims: usize) -> Result<(Vec<
             u32::from_be_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]) as usize
         })
         .collect();
-    let expected = header + sizes.iter().product::<usize>();
+    // Checked: three u32 sizes overflow any usize, and a wrapped product would pass the test below.
+    let payload = sizes.iter().try_fold(1usize, |n, &size| n.checked_mul(size));
+    let expected = payload.and_then(|payload| payload.checked_add(header)).filter(|&n| n <= MAX_BYTES);
+    let expected = expected.ok_or_else(|| IdxError::TooLarge { file: file.into(), max: MAX_BYTES })?;
     if raw.len() < expected {
         return Err(truncated(expected));
     }
@@ -158,5 +171,54 @@ pub(crate) mod tests {
         file.truncate(file.len() / 2);
         let err = parse_images("f", &file).unwrap_err();
         assert!(matches!(err, IdxError::BadGzip { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_header_promising_more_than_any_file_is_refused() {
+        let mut raw = IMAGES_MAGIC.to_be_bytes().to_vec();
+        for v in [u32::MAX; 3] {
+            raw.extend(v.to_be_bytes());
+        }
+        let err = parse_images("huge", &gz(&raw)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "huge promises or holds more than 268435456 bytes, more than any Fashion-MNIST file (47 MB)"
+        );
+        // A gzip of 256 MB of zeros is a few MB: refused once it passes 256 MB, not read to the end.
+        let bomb = gz(&vec![0; MAX_BYTES + 1]);
+        assert!(bomb.len() < MAX_BYTES / 64, "{}", bomb.len());
+        assert!(matches!(parse_labels("bomb", &bomb).unwrap_err(), IdxError::TooLarge { .. }));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Any bytes, gzipped or not, and any change to a good file's header or payload: an image
+        /// set whose every image can be read, or a sentence; never a panic.
+        #[test]
+        fn any_bytes_give_images_or_a_sentence(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            edits in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>()), 0..4),
+            zipped in proptest::prelude::any::<bool>(),
+        ) {
+            let mut file = images_file(2, 3);
+            file.extend(&raw);
+            for (at, byte) in edits {
+                let at = at % file.len();
+                file[at] = byte;
+            }
+            let bytes = if zipped { gz(&file) } else { file };
+            match parse_images("f", &bytes) {
+                Ok(images) => {
+                    for i in 0..images.count {
+                        proptest::prop_assert_eq!(images.image(i).len(), images.rows * images.cols);
+                    }
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().starts_with("f ")),
+            }
+            if let Err(e) = parse_labels("f", &bytes) {
+                proptest::prop_assert!(e.to_string().starts_with("f "));
+            }
+        }
     }
 }

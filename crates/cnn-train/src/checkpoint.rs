@@ -269,4 +269,71 @@ mod tests {
         let done = TrainSpec { epochs: 1, ..ck.spec.clone() };
         assert_eq!(ck.check_resumes(&done).unwrap_err(), CheckpointError::Finished(1));
     }
+
+    /// A real checkpoint of a tiny network (its weights and SGD's momentum as burnpacks), with the
+    /// CPU backend.
+    fn tiny() -> Checkpoint {
+        use crate::{BackendKind, Optimizer, Trainer};
+        let cpu = pollster::block_on(crate::Backend::open(BackendKind::Cpu)).unwrap();
+        let model = cnn_models::VggSpec { arch: vec![(1, 2)], head_width: 4, dropout: 0.0 };
+        let optimizer = Optimizer::Sgd { momentum: 0.9, nesterov: false };
+        let spec = TrainSpec { optimizer, ..TrainSpec::new(ModelSpec::Vgg(model), 8) };
+        let (weights, optimizer) = pollster::block_on(Trainer::new(&spec, &cpu.device).unwrap().save_state()).unwrap();
+        Checkpoint { spec, epoch: 0, history: vec![], images: None, weights, optimizer, verified: false }
+    }
+
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..Default::default() })]
+
+        /// Any change to a checkpoint (bytes replaced, inserted or cut) is refused with a sentence
+        /// when it carries its checksum; without one (as before checksums), what still parses loads
+        /// into its model and trainer or gets a sentence; never a panic.
+        #[test]
+        fn a_changed_checkpoint_is_refused_or_loads_never_panics(
+            edits in prop::collection::vec((any::<Index>(), any::<u8>()), 1..6),
+            insert in prop::option::weighted(0.3, (any::<Index>(), prop::collection::vec(any::<u8>(), 1..16))),
+            cut in prop::option::weighted(0.2, any::<Index>()),
+        ) {
+            use std::sync::OnceLock;
+            static TINY: OnceLock<Vec<u8>> = OnceLock::new();
+            let bytes = TINY.get_or_init(|| tiny().to_bytes());
+            let legacy = &bytes[..bytes.len() - CHECKSUM_TAG.len() - 4];
+            for (source, checked) in [(bytes.as_slice(), true), (legacy, false)] {
+                let mut changed = source.to_vec();
+                for (at, byte) in &edits {
+                    let at = at.index(changed.len());
+                    changed[at] = *byte;
+                }
+                if let Some((at, extra)) = &insert {
+                    let at = at.index(changed.len());
+                    changed.splice(at..at, extra.iter().copied());
+                }
+                if let Some(at) = cut {
+                    changed.truncate(at.index(changed.len()));
+                }
+                if changed == source {
+                    continue;
+                }
+                match Checkpoint::from_bytes(&changed) {
+                    Ok(ck) => {
+                        prop_assert!(!checked || !ck.verified, "a changed checkpoint passed its checksum");
+                        // Settings edited into a large network are a fair input, but not one to
+                        // allocate gigabytes for here.
+                        let input = cnn_models::InputSpec::fashion_mnist(ck.spec.image_size);
+                        let small = ck.spec.model.analyze(input).is_ok_and(|a| a.totals().params() < 100_000);
+                        let cpu = pollster::block_on(crate::Backend::open(crate::BackendKind::Cpu)).unwrap();
+                        if let Some(Ok(mut trainer)) = small.then(|| crate::Trainer::new(&ck.spec, &cpu.device))
+                            && let Err(e) = trainer.load_state(&ck.weights, &ck.optimizer)
+                        {
+                            prop_assert!(!e.to_string().is_empty());
+                        }
+                    }
+                    Err(e) => prop_assert!(!e.to_string().is_empty()),
+                }
+            }
+        }
+    }
 }
