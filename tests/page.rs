@@ -11,6 +11,9 @@ use support::{
     set_fields, text, value, wait_for, wait_for_chart,
 };
 
+/// A VGG block of a billion convolutions: a typo, or a link meant to freeze the page.
+const HUGE_SPEC: &str = r#"{"kind": "vgg", "arch": [[1000000000, 8]], "head_width": 64, "dropout": 0.5}"#;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn training_on_the_page_shows_a_changing_loss_on_webgpu() {
     let dist = dist();
@@ -131,7 +134,7 @@ async fn the_model_view_reads_edits_keeps_and_trains_a_spec() {
     assert_eq!(wait_for(&client, "error", 10, |e| !e.is_empty()).await, error);
     // A block of a billion convolutions, as a typo or a link could bring: its sentence at once,
     // not a frozen tab.
-    set_field(&client, "spec", r#"{"kind": "vgg", "arch": [[1000000000, 8]], "head_width": 64, "dropout": 0.5}"#).await;
+    set_field(&client, "spec", HUGE_SPEC).await;
     let error = wait_for(&client, "spec-error", 10, |e| e.contains("layers")).await;
     assert_eq!(
         error,
@@ -572,6 +575,11 @@ async fn a_link_carries_the_whole_setup_to_a_fresh_browser() {
     );
     let link = client.current_url().await.expect("the address").to_string();
     assert!(link.contains("#setup="), "{link}");
+    // The address carries the spec as typed, a refused one too.
+    set_field(&client, "spec", HUGE_SPEC).await;
+    wait_for(&client, "spec-error", 10, |e| e.contains("layers")).await;
+    let huge_link = client.current_url().await.expect("the address").to_string();
+    assert_ne!(huge_link, link);
     client.close().await.expect("close the browser");
     drop(driver);
 
@@ -587,6 +595,29 @@ async fn a_link_carries_the_whole_setup_to_a_fresh_browser() {
     let note = wait_for(&client, "link-note", 30, |t| !t.is_empty()).await;
     assert!(note.starts_with("The link's setup") && note.ends_with("so the page opens with its defaults."), "{note}");
     assert_eq!((value(&client, "model").await, value(&client, "size").await), ("resnet-small".into(), "28".into()));
+
+    // A link whose spec asks for a billion convolutions opens with the refusal, and the page
+    // answers a click at once.
+    client.goto("about:blank").await.expect("leave");
+    client.goto(&huge_link).await.expect("open the link");
+    let refusal = wait_for(&client, "spec-error", 30, |e| !e.is_empty()).await;
+    assert!(refusal.starts_with("the model would have at least 1000000003 convolutional"), "{refusal}");
+    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    let clicked = Instant::now();
+    click(&client, "train").await;
+    assert_eq!(wait_for(&client, "error", 5, |e| !e.is_empty()).await, refusal);
+    assert!(clicked.elapsed() < Duration::from_secs(1), "the click took {:?}", clicked.elapsed());
+
+    // A fragment far longer than the page's own is refused before it is decompressed (lz-string
+    // can expand a text with the square of its length).
+    client.goto("about:blank").await.expect("leave");
+    client.goto(&format!("http://127.0.0.1:{port}/#setup={}", "A".repeat(20_000))).await.expect("open a long link");
+    let note = wait_for(&client, "link-note", 30, |t| !t.is_empty()).await;
+    assert_eq!(
+        note,
+        "The link's setup is 20000 characters long, more than the 16384 this page reads (its own links are far \
+         shorter), so the page opens with its defaults."
+    );
     client.close().await.expect("close the browser");
 }
 

@@ -7,6 +7,11 @@ use crate::settings::Form;
 
 const PREFIX: &str = "#setup=";
 
+/// The longest packed setup a link may carry. lz-string's output can grow with the square of its
+/// input, so a long crafted fragment could hold a tab for minutes; the page's own setups (a
+/// spec of a few kilobytes and the form) pack to well under this.
+const MAX_PACKED: usize = 16 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
     /// The spec as the editor holds it, valid or not.
@@ -25,6 +30,13 @@ pub fn fragment(setup: &Setup) -> String {
 /// why it cannot be read.
 pub fn read(fragment: &str) -> Option<Result<Setup, String>> {
     let packed = fragment.strip_prefix(PREFIX)?;
+    if packed.len() > MAX_PACKED {
+        return Some(Err(format!(
+            "The link's setup is {} characters long, more than the {MAX_PACKED} this page reads (its own \
+             links are far shorter), so the page opens with its defaults.",
+            packed.len()
+        )));
+    }
     let json = lz_str::decompress_from_encoded_uri_component(packed)
         .and_then(|wide| String::from_utf16(&wide).ok())
         .filter(|json| !json.is_empty());
