@@ -1,6 +1,7 @@
-//! ReLU through a backend extension: [`cpu::relu`](crate::cpu::relu) on Flex, burn's own
-//! elsewhere. burn-flex maps every element on the calling thread, so on two cores a `vgg11-r4`
-//! step spent a twentieth of its time in ReLU with one core idle.
+//! ReLU through a backend extension: [`cpu::relu`](crate::cpu::relu) on Flex, one kernel a pass on
+//! Cube (`gpu/elementwise.rs`), burn's own elsewhere. burn-flex maps every element on the calling
+//! thread, so on two cores a `vgg11-r4` step spent a twentieth of its time in ReLU with one core
+//! idle.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -23,9 +24,6 @@ pub trait ReluKernels: Backend {
         Self::relu_backward(x, output_grad)
     }
 }
-
-#[cfg(feature = "gpu")]
-impl ReluKernels for burn::backend::Cube {}
 
 /// `burn::tensor::activation::relu`, with the passes of [`ReluKernels`].
 pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {

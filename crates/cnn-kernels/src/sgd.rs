@@ -1,8 +1,9 @@
-//! One SGD step through a backend extension: [`cpu::sgd`](crate::cpu::sgd) on Flex, burn's tensor
-//! operations elsewhere. burn's `Sgd` makes up to seven passes over every parameter (weight decay,
-//! momentum, Nesterov's look-ahead, the update), each a new tensor written on one thread; for
-//! `vgg11-r4`'s 18 million parameters that is more memory traffic than a training step's
-//! convolutions move. The CPU kernel makes one pass, in place, on every core.
+//! One SGD step through a backend extension: [`cpu::sgd`](crate::cpu::sgd) on Flex, one kernel on
+//! Cube (`gpu/elementwise.rs`), burn's tensor operations elsewhere. burn's `Sgd` makes up to seven
+//! passes over every parameter (weight decay, momentum, Nesterov's look-ahead, the update), each a
+//! new tensor written on one thread; for `vgg11-r4`'s 18 million parameters that is more memory
+//! traffic than a training step's convolutions move. The CPU kernel makes one pass, in place, on
+//! every core.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, backend_extension};
@@ -33,9 +34,6 @@ pub trait SgdKernels: Backend {
         burns_sgd_step::<Self>(param, grad, velocity, step)
     }
 }
-
-#[cfg(feature = "gpu")]
-impl SgdKernels for burn::backend::Cube {}
 
 /// burn's `Sgd` in tensor operations, in its order (so the CPU kernel can match it to the bit):
 /// [`SgdKernels`]' default, and the fallback of a backend whose kernel takes only some tensors.

@@ -187,6 +187,7 @@ async fn gpu_kernels_equal_the_cpu_kernels_on_webgpu() {
     cnn_kernels::gpu::check::convolutions(&cpu.device, &webgpu.device).await;
     cnn_kernels::gpu::check::linear_layers(&cpu.device, &webgpu.device).await;
     cnn_kernels::gpu::check::batch_norms(&cpu.device, &webgpu.device).await;
+    cnn_kernels::gpu::check::relus_and_sgd_steps(&cpu.device, &webgpu.device).await;
     report(&format!("convolutions and linear layers on {} equal the CPU's", webgpu.label));
 }
 

@@ -8,6 +8,8 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use super::matmul::{Tiles, swap_tiles};
 use super::{Kernels, set_columns_budget, swap_chosen};
 use crate::norm::batch_norm_train;
+use crate::relu::relu;
+use crate::sgd::{SgdStep, sgd_step};
 use crate::{conv2d, linear};
 
 /// The same values on the CPU and on the GPU, both tracked.
@@ -151,5 +153,36 @@ pub async fn batch_norms(cpu: &Device, gpu: &Device) {
             let (a, b) = (on_gpu.grad(&grads_gpu).expect("a gradient"), on_cpu.grad(&grads_cpu).expect("a gradient"));
             assert_close(&format!("{case}: {name} gradient"), a, b).await;
         }
+    }
+}
+
+/// ReLU's output and gradient, and one SGD step in each of its forms (momentum, Nesterov, weight
+/// decay), on each device.
+pub async fn relus_and_sgd_steps(cpu: &Device, gpu: &Device) {
+    let _ours = Ours::now(Tiles::Simple);
+    let x = pair([3, 5, 7, 9], cpu, gpu).await;
+    let (y_cpu, y_gpu) = (relu(x.0.clone()), relu(x.1.clone()));
+    assert_close("relu: output", y_gpu.clone(), y_cpu.clone()).await;
+    let weights = pair([3, 5, 7, 9], cpu, gpu).await;
+    let (grads_cpu, grads_gpu) = ((y_cpu * weights.0).sum().backward(), (y_gpu * weights.1).sum().backward());
+    let (on_cpu, on_gpu) = (x.0.grad(&grads_cpu).expect("a gradient"), x.1.grad(&grads_gpu).expect("a gradient"));
+    assert_close("relu: input gradient", on_gpu, on_cpu).await;
+
+    let (cpu, gpu) = (cpu.clone().without_autodiff(), gpu.clone().without_autodiff());
+    for (momentum, nesterov, weight_decay) in
+        [(0.0, false, 0.0), (0.9, false, 0.0), (0.9, true, 5e-4), (0.0, false, 5e-4)]
+    {
+        let step = SgdStep { lr: 0.05, momentum, nesterov, weight_decay };
+        let mut values = Vec::new();
+        for _ in 0..3 {
+            let on_cpu = Tensor::<2>::random([33, 17], Distribution::Normal(0.0, 1.0), &cpu);
+            let data: TensorData = on_cpu.to_data_async().await.expect("CPU values");
+            values.push((on_cpu, Tensor::<2>::from_data(data, &gpu)));
+        }
+        let [param, grad, velocity] = <[_; 3]>::try_from(values).expect("three tensors");
+        let (p_cpu, v_cpu) = sgd_step(param.0, grad.0, velocity.0, step);
+        let (p_gpu, v_gpu) = sgd_step(param.1, grad.1, velocity.1, step);
+        assert_close(&format!("{step:?}: parameter"), p_gpu, p_cpu).await;
+        assert_close(&format!("{step:?}: velocity"), v_gpu, v_cpu).await;
     }
 }

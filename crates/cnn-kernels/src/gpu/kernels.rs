@@ -3,11 +3,11 @@
 //! gradient. All read and write contiguous f32 buffers, and bound their threads by the sizes they
 //! are given, not by a buffer's length (a pooled buffer may be longer than its tensor).
 
+use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
-use burn_cubecl::cubecl::{self, calculate_cube_count_elemwise};
 use burn_cubecl::tensor::CubeTensor;
 
-use super::empty;
+use super::{empty, grid};
 use crate::cpu::Geometry;
 
 /// Values along an output row that one thread of the unfold writes: their index
@@ -152,12 +152,6 @@ fn to_images_kernel(rows: &[f32], images: &mut [f32], channels: usize, pixels: u
     let image = (ABSOLUTE_POS / pixels) % count;
     let channel = ABSOLUTE_POS / (pixels * count);
     images[((first + image) * channels + channel) * pixels + pixel] = rows[ABSOLUTE_POS];
-}
-
-/// A launch of one thread per value over `values` values.
-fn grid(t: &CubeTensor, values: usize) -> (CubeCount, CubeDim) {
-    let dim = CubeDim::new(&t.client, values);
-    (calculate_cube_count_elemwise(&t.client, values, dim), dim)
 }
 
 /// The columns of images `first..first + images` of the contiguous input `x`.

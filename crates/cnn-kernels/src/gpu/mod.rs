@@ -1,6 +1,6 @@
-//! [`ConvKernels`], [`LinearKernels`] and (in `norm.rs`) batch norm's training passes on burn's
-//! Cube backend (WebGPU in the browser, Vulkan or another wgpu API natively) for f32 tensors;
-//! burn's own for other types.
+//! [`ConvKernels`], [`LinearKernels`], batch norm's training passes (`norm.rs`), ReLU and SGD's
+//! step (`elementwise.rs`) on burn's Cube backend (WebGPU in the browser, Vulkan or another wgpu
+//! API natively) for f32 tensors; burn's own for other types.
 //!
 //! burn 0.22 runs our networks' convolutions on the GPU with its *direct* kernels: one thread per
 //! output value, summing over channels and taps with no reuse between threads, for the forward
@@ -23,6 +23,7 @@
 
 mod blocked;
 pub mod check;
+mod elementwise;
 mod kernels;
 pub mod matmul;
 mod norm;
@@ -35,6 +36,8 @@ use burn::backend::TensorMetadata;
 use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::{DType, Shape};
+use burn_cubecl::cubecl::calculate_cube_count_elemwise;
+use burn_cubecl::cubecl::prelude::{CubeCount, CubeDim};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::{add, empty_device_contiguous_dtype};
 use burn_cubecl::ops::{permute, reshape};
@@ -125,6 +128,12 @@ fn geometry(x: &CubeTensor, weight: &CubeTensor, options: &ConvOptions<2>) -> Op
         return None;
     }
     Geometry::new(x.shape().dims(), weight.shape().dims(), options)
+}
+
+/// A launch of one thread per item over `items` items (one at least) on `like`'s device.
+fn grid(like: &CubeTensor, items: usize) -> (CubeCount, CubeDim) {
+    let dim = CubeDim::new(&like.client, items.max(1));
+    (calculate_cube_count_elemwise(&like.client, items.max(1), dim), dim)
 }
 
 /// A new contiguous f32 tensor on `like`'s device.
@@ -302,5 +311,11 @@ mod tests {
     fn batch_norms_equal_the_cpu_kernels() {
         let (cpu, gpu) = devices();
         pollster::block_on(super::check::batch_norms(&cpu, &gpu));
+    }
+
+    #[test]
+    fn relus_and_sgd_steps_equal_the_cpu_kernels() {
+        let (cpu, gpu) = devices();
+        pollster::block_on(super::check::relus_and_sgd_steps(&cpu, &gpu));
     }
 }

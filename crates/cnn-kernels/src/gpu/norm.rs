@@ -12,12 +12,12 @@ use burn::backend::Cube;
 use burn::backend::TensorMetadata;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
+use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
-use burn_cubecl::cubecl::{self, calculate_cube_count_elemwise};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::{burns, empty};
+use super::{burns, empty, grid};
 use crate::norm::{NormKernels, burns_norm_train, burns_norm_train_backward};
 
 /// Threads that share one plane's sums: at most this many, fewer for a smaller plane.
@@ -190,12 +190,6 @@ fn planes(x: &CubeTensor, gamma: &CubeTensor) -> Option<Planes> {
 
 fn args(p: &Planes) -> PlanesLaunch {
     PlanesLaunch::new(p.batch, p.channels, p.plane, p.lanes)
-}
-
-/// A launch of one thread per item.
-fn grid(t: &CubeTensor, items: usize) -> (CubeCount, CubeDim) {
-    let dim = CubeDim::new(&t.client, items.max(1));
-    (calculate_cube_count_elemwise(&t.client, items.max(1), dim), dim)
 }
 
 /// The partial sums of `x` (or its squared deviations from `mean`), one per plane and lane.
