@@ -5,7 +5,8 @@
 //!   as they train;
 //! - TensorFlow.js: the same networks in `dev/bench/tfjs.html`, on each backend that can train them.
 //!
-//! Prints one JSON object per measurement. Set by the environment: `BENCH_SPECS` (a JSON object
+//! Prints one JSON object per measurement; our trials' rows carry `host_share`, the part of a step
+//! the worker spent building and recording it rather than waiting on the device. Set by the environment: `BENCH_SPECS` (a JSON object
 //! of model name -> spec, as `cnn spec` prints them), `BENCH_SIZES`, `BENCH_BATCHES`,
 //! `BENCH_SYSTEMS` (of `ours-cpu ours-cpu-threads ours-webgpu tfjs-webgl tfjs-webgpu tfjs-wasm`), `BENCH_WARMUP`,
 //! `BENCH_STEPS` (`ours-webgpu-blocked` and the like: WebGPU with those kernels), `BENCH_TFJS_DIR` (where `tfjs.html` and its npm packages are), and for the GPU
@@ -207,6 +208,9 @@ async fn main() {
                         reply.pointer("/Speed/speed/examples_per_sec").or(reply.get("examples_per_sec"))
                     {
                         row["examples_per_sec"] = speed.clone();
+                        if let Some(share) = reply.pointer("/Speed/speed/host_share") {
+                            row["host_share"] = share.clone();
+                        }
                         row["backend"] =
                             reply.pointer("/Speed/backend").or(reply.get("backend")).cloned().unwrap_or_default();
                     } else {

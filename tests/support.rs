@@ -77,17 +77,27 @@ pub async fn browser() -> (Client, Driver) {
     let profile = std::env::temp_dir().join(format!("e2e-chromium-{port}"));
     let _ = std::fs::remove_dir_all(&profile);
     let driver = Driver { child, downloads: profile.join("downloads") };
+    let mut args = vec![
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--enable-unsafe-webgpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--enable-logging=stderr".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    // A profile of the benchmark's steps, for one: `CHROMIUM_ARGS='--js-flags=--prof'`.
+    args.extend(std::env::var("CHROMIUM_ARGS").unwrap_or_default().split_whitespace().map(str::to_string));
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "prefs": {
                 "download.default_directory": driver.downloads.display().to_string(),
                 "download.prompt_for_download": false,
             },
-            "args": [
-                "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--enable-logging=stderr", format!("--user-data-dir={}", profile.display()),
-            ]
+            "args": args,
         }
     });
     let caps: fantoccini::wd::Capabilities = caps.as_object().expect("an object").clone();

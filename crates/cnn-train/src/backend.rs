@@ -60,6 +60,7 @@ impl Backend {
     /// Opens the CPU or the GPU; `Auto` is resolved by [`crate::bench::choose`], which needs the
     /// model and data for its trial, and opens the CPU here.
     pub async fn open(kind: BackendKind) -> Result<Self, TrainError> {
+        crate::constructors::run();
         match kind {
             BackendKind::Cpu | BackendKind::Auto => Ok(Self {
                 kind: BackendKind::Cpu,

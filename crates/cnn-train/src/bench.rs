@@ -10,7 +10,7 @@ use web_time::Instant;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::trainer::read;
+use crate::trainer::{read, read_summary};
 use crate::{Backend, BackendKind, TrainError, TrainSpec, Trainer};
 
 const LEARNING_RATE: f64 = 0.01;
@@ -18,6 +18,11 @@ const LEARNING_RATE: f64 = 0.01;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Speed {
     pub examples_per_sec: f64,
+    /// The share of the timed steps' time the worker spent building and recording them (the
+    /// graph, autodiff, kernel launches), the rest waiting on the device: where it is large, the
+    /// launches' count and cost on the host hold the speed, not the kernels.
+    #[serde(default)]
+    pub host_share: f64,
 }
 
 /// What a trial runs: `warmup` untimed steps (kernel compilation, allocator growth, autotuning),
@@ -59,13 +64,17 @@ pub async fn measure(model: &ModelSpec, trial: Trial, data: &Dataset, backend: &
         trainer.step(batch, LEARNING_RATE).await?;
     }
     let started = Instant::now();
+    let mut host = 0.0;
     for batch in &batches[trial.warmup..] {
-        trainer.step(batch, LEARNING_RATE).await?;
+        let step_started = Instant::now();
+        let summary = trainer.enqueue_step(batch, LEARNING_RATE)?;
+        host += step_started.elapsed().as_secs_f64();
+        read_summary(summary, batch.len()).await?;
         crate::yield_now().await;
     }
     let seconds = started.elapsed().as_secs_f64();
     let examples = (trial.steps * trial.batch_size) as f64;
-    Ok(Speed { examples_per_sec: examples / seconds })
+    Ok(Speed { examples_per_sec: examples / seconds, host_share: host / seconds })
 }
 
 /// GFLOP/s of `repeats` products of two `size` x `size` matrices of random values through the

@@ -15,6 +15,7 @@ pub mod adam;
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
+pub mod constructors;
 pub mod export;
 pub mod inspect;
 pub mod looks;
