@@ -106,7 +106,7 @@ async fn convolutions_with(cpu: &Device, gpu: &Device, tiles: Tiles) {
 
 /// A linear layer's three products on each device, through [`linear`], for a batch of one and
 /// wide layers (the last one's weight gradient, 129 x 1001, has enough outputs for the blocked
-/// product's 8-row blocks, with a partial block on both edges).
+/// product's 8x8 blocks, with a partial block on both edges).
 pub async fn linear_layers(cpu: &Device, gpu: &Device) {
     for tiles in PRODUCTS {
         let _ours = Ours::now(tiles);

@@ -29,7 +29,7 @@ pub enum Tiles {
     Double,
     /// `Naive`: one thread per output, no shared memory, no barriers.
     Naive,
-    /// Ours ([`super::blocked`]): a block of 8x4 or 4x4 outputs per thread, no shared memory,
+    /// Ours ([`super::blocked`]): a block of 8x8 or 4x4 outputs per thread, no shared memory,
     /// no barriers.
     Blocked,
 }
