@@ -69,10 +69,10 @@ pub(crate) fn swap_tiles(tiles: Option<Tiles>) -> Option<Tiles> {
     decode(CHOSEN.swap(code(tiles), Ordering::Relaxed))
 }
 
-/// The product an opened adapter runs unless [`choose_tiles`] said otherwise: on SwiftShader our
-/// blocked one, 7.7x cubek's `SimpleUnit` there; on lavapipe `SimpleUnit` and `DoubleUnit` trained
-/// as fast, `Naive` and the blocked one at less than half their speed on a product alone (README,
-/// "The GPU path").
+/// The product an opened adapter runs unless [`choose_tiles`] said otherwise: on a software adapter
+/// our blocked one (on SwiftShader 7.7x cubek's `SimpleUnit`; on lavapipe, with 8x8 blocks, it
+/// trained faster than `SimpleUnit` though slower on a product alone), on a hardware GPU
+/// `SimpleUnit` (README, "The GPU path").
 pub fn default_tiles(tiles: Tiles) {
     DEFAULT.store(code(Some(tiles)), Ordering::Relaxed);
 }

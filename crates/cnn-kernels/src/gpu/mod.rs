@@ -17,9 +17,9 @@
 //! A chunk's columns stay under [`COLUMNS_BYTES`], well inside WebGPU's default largest buffer
 //! (128 MiB), so a batch that fits the device is chunked, never refused.
 //!
-//! The adapter decides the defaults ([`default_kernels`], [`matmul::default_tiles`]): on SwiftShader
-//! the product is our blocked one ([`blocked`]: no shared memory, no barriers), on lavapipe burn's
-//! kernels run, which its autotune made faster there.
+//! The adapter decides the defaults ([`default_kernels`], [`matmul::default_tiles`]): on a software
+//! adapter (SwiftShader, lavapipe) the product is our blocked one ([`blocked`]: no shared memory,
+//! no barriers), on a hardware GPU cubek's tiled one.
 
 mod blocked;
 pub mod check;
