@@ -179,7 +179,7 @@ async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
     // cubecl's own largest allocation: a tensor is one buffer, bound whole to a kernel.
     let buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     let capacity = Capacity { memory: None, buffer: Some(buffer) };
-    default_kernels(software);
+    default_kernels(software, &info.name);
     let backend = Backend { kind, device: device.autodiff(), label, software, capacity };
     if let Ok(mut opened) = OPENED.lock() {
         opened.retain(|o| o.backend.kind != kind);
@@ -206,17 +206,18 @@ pub(crate) async fn lost_or(why: String, device: &Device) -> TrainError {
 }
 
 /// The GPU kernels an adapter runs unless the user chose: ours everywhere; the product cubek's
-/// tiled one on a hardware GPU, our blocked one on a software adapter. On SwiftShader (a browser's)
-/// that trained `vgg11-r4` 3.7x as fast as burn's direct kernels; on lavapipe, after the 8x8
-/// blocks, 1.15x (`vgg11-r4`) and 1.4x (`resnet-small`) as fast as burn's kernels tuned by its
-/// autotune, with cubek's tiled product between the two (README, "The GPU path").
+/// tiled one on a hardware GPU, our blocked one on a software adapter, in 16x16 blocks on Mesa's
+/// llvmpipe and lavapipe (`name`), 8x8 elsewhere (SwiftShader, which browsers name or not). On
+/// SwiftShader that trained `vgg11-r4` 3.7x as fast as burn's direct kernels; on lavapipe
+/// `vgg11-r4` 1.5x and `resnet-small` 1.6x as fast as burn's kernels tuned by its autotune,
+/// with cubek's tiled product below ours (README, "The GPU path").
 #[cfg(feature = "gpu")]
-fn default_kernels(software: bool) {
+fn default_kernels(software: bool, name: &str) {
     use cnn_kernels::gpu::matmul::{Tiles, default_tiles};
     use cnn_kernels::gpu::{Kernels, default_kernels};
     default_kernels(Kernels::Ours);
     if software {
-        default_tiles(Tiles::Blocked);
+        default_tiles(if name.contains("llvmpipe") { Tiles::Blocked16 } else { Tiles::Blocked });
     }
 }
 

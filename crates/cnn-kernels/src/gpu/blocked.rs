@@ -16,14 +16,24 @@ use burn_cubecl::cubecl::{self, calculate_cube_count_elemwise};
 use burn_cubecl::kernel::matmul::init_matmul_output;
 use burn_cubecl::tensor::CubeTensor;
 
-/// The output block each thread computes, rows by columns: 8x8 where the product has enough
-/// such blocks to keep a software adapter's cores busy, else 4x4. A step along the sum then
-/// reads 16 values for 64 multiply-adds, not 8 for 16. On SwiftShader natively (2026-12-07,
-/// `cnn bench --backend vulkan --matmul 1024`): 4x4 2.9 GFLOP/s, 8x4 5.4, 8x8 6.6, 12x8 7.2,
-/// 16x8 7.1, 8x16 6.4; loading four values at a time where they lie together (k unrolled by 4)
-/// was slower: 2.3-4.8.
-fn block(batch: usize, m: usize, n: usize) -> (usize, usize) {
-    if batch * m.div_ceil(8) * n.div_ceil(8) >= 256 { (8, 8) } else { (4, 4) }
+/// The output block each thread computes, rows by columns: 8x8 (16x16 where `wide`) where the
+/// product has enough such blocks to keep a software adapter's cores busy, else 4x4. A step along
+/// the sum then reads 16 (32) values for 64 (256) multiply-adds, not 8 for 16. Measured natively
+/// (2026-12-07, 56 px, batch 32): on SwiftShader `cnn bench --backend vulkan --matmul 1024` 4x4 2.9
+/// GFLOP/s, 8x4 5.4, 8x8 6.6, 12x8 7.2, 16x8 7.1, 8x16 6.4, and `vgg11-r4` trained at 13.0 examples/s
+/// with 8x8, 10.1 with 16x16; on lavapipe, whose threads keep more in registers, `vgg11-r4` 25.3
+/// (8x8), 29.3 (16x8), 28.5 (8x16), 32.4 (32x8), 34.1 (16x16), `resnet-small` 69.9 (8x8), 81.1
+/// (16x16). Loading four neighbouring values at once, the sum unrolled by 4, was slower on
+/// SwiftShader (2.3-4.8 GFLOP/s).
+fn block(batch: usize, m: usize, n: usize, wide: bool) -> (usize, usize) {
+    let blocks = |size: usize| batch * m.div_ceil(size) * n.div_ceil(size);
+    if wide && blocks(16) >= 256 {
+        (16, 16)
+    } else if blocks(8) >= 256 {
+        (8, 8)
+    } else {
+        (4, 4)
+    }
 }
 
 /// One product's sizes and the operands' strides (in values), `lhs [batch, m, k] x rhs [batch,
@@ -110,14 +120,15 @@ fn blocked_kernel(
 }
 
 /// `lhs [batch, m, k] x rhs [batch, k, n]` (strided views included) into a new contiguous
-/// `[batch, m, n]`, all f32, by [`blocked_kernel`].
-pub fn product(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
+/// `[batch, m, n]`, all f32, by [`blocked_kernel`], in 16x16 blocks where `wide` and there are
+/// enough of them.
+pub fn product(lhs: CubeTensor, rhs: CubeTensor, wide: bool) -> CubeTensor {
     debug_assert!(lhs.dtype == DType::F32 && rhs.dtype == DType::F32);
     let out = init_matmul_output(&lhs, &rhs, DType::F32);
     let [batch, m, k] = lhs.shape().dims::<3>();
     let n = rhs.shape().dims::<3>()[2];
     let (ls, rs) = (lhs.meta.strides.clone(), rhs.meta.strides.clone());
-    let (rows, columns) = block(batch, m, n);
+    let (rows, columns) = block(batch, m, n, wide);
     let (blocks_m, blocks_n) = (m.div_ceil(rows), n.div_ceil(columns));
     let threads = batch * blocks_m * blocks_n;
     if threads == 0 {

@@ -47,7 +47,7 @@ impl Drop for Ours {
 }
 
 /// The products every check runs under: cubek's tiled one and our blocked one.
-const PRODUCTS: [Tiles; 2] = [Tiles::Simple, Tiles::Blocked];
+const PRODUCTS: [Tiles; 3] = [Tiles::Simple, Tiles::Blocked, Tiles::Blocked16];
 
 /// `y`, computed from `x` and `w` on each device, and its gradients for `x` and `w` equal on both,
 /// under a loss that weighs every output differently, so that no gradient is a plain sum.
@@ -106,7 +106,7 @@ async fn convolutions_with(cpu: &Device, gpu: &Device, tiles: Tiles) {
 
 /// A linear layer's three products on each device, through [`linear`], for a batch of one and
 /// wide layers (the last one's weight gradient, 129 x 1001, has enough outputs for the blocked
-/// product's 8x8 blocks, with a partial block on both edges).
+/// product's 8x8 and 16x16 blocks, with a partial block on both edges).
 pub async fn linear_layers(cpu: &Device, gpu: &Device) {
     for tiles in PRODUCTS {
         let _ours = Ours::now(tiles);

@@ -32,6 +32,8 @@ pub enum Tiles {
     /// Ours ([`super::blocked`]): a block of 8x8 or 4x4 outputs per thread, no shared memory,
     /// no barriers.
     Blocked,
+    /// The same with 16x16 blocks where a product has enough of them: lavapipe's choice.
+    Blocked16,
 }
 
 // What was chosen (the CLI's `CNN_GPU_MATMUL`, the benchmark, the equality tests) and the
@@ -40,10 +42,10 @@ pub enum Tiles {
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 static DEFAULT: AtomicU8 = AtomicU8::new(0);
 
-const TILES: [Tiles; 4] = [Tiles::Simple, Tiles::Double, Tiles::Naive, Tiles::Blocked];
+const TILES: [Tiles; 5] = [Tiles::Simple, Tiles::Double, Tiles::Naive, Tiles::Blocked, Tiles::Blocked16];
 
 impl Tiles {
-    /// The product a user names (`simple`, `double`, `naive`, `blocked`): the CLI's
+    /// The product a user names (`simple`, `double`, `naive`, `blocked`, `blocked16`): the CLI's
     /// `CNN_GPU_MATMUL` and the benchmark's kernels.
     pub fn named(name: &str) -> Option<Tiles> {
         TILES.into_iter().find(|t| format!("{t:?}").to_lowercase() == name)
@@ -70,9 +72,8 @@ pub(crate) fn swap_tiles(tiles: Option<Tiles>) -> Option<Tiles> {
 }
 
 /// The product an opened adapter runs unless [`choose_tiles`] said otherwise: on a software adapter
-/// our blocked one (on SwiftShader 7.7x cubek's `SimpleUnit`; on lavapipe, with 8x8 blocks, it
-/// trained faster than `SimpleUnit` though slower on a product alone), on a hardware GPU
-/// `SimpleUnit` (README, "The GPU path").
+/// our blocked one (on SwiftShader 7.7x cubek's `SimpleUnit`; on lavapipe, in 16x16 blocks, it
+/// trains faster than `SimpleUnit`), on a hardware GPU `SimpleUnit` (README, "The GPU path").
 pub fn default_tiles(tiles: Tiles) {
     DEFAULT.store(code(Some(tiles)), Ordering::Relaxed);
 }
@@ -97,8 +98,10 @@ fn strategies() -> [Strategy; 2] {
 /// contiguous `[batch, m, n]`, all f32.
 pub fn product(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
     debug_assert!(lhs.dtype == DType::F32 && rhs.dtype == DType::F32);
-    if tiles() == Tiles::Blocked {
-        return super::blocked::product(lhs, rhs);
+    match tiles() {
+        Tiles::Blocked => return super::blocked::product(lhs, rhs, false),
+        Tiles::Blocked16 => return super::blocked::product(lhs, rhs, true),
+        _ => {}
     }
     let out = init_matmul_output(&lhs, &rhs, DType::F32);
     let f32 = ElemType::Float(FloatKind::F32);
