@@ -209,7 +209,7 @@ pub(crate) async fn lost_or(why: String, device: &Device) -> TrainError {
 /// tiled one on a hardware GPU, our blocked one on a software adapter, in 16x16 blocks on Mesa's
 /// llvmpipe and lavapipe (`name`), 8x8 elsewhere (SwiftShader, which browsers name or not). On
 /// SwiftShader that trained `vgg11-r4` 3.7x as fast as burn's direct kernels; on lavapipe
-/// `vgg11-r4` 1.5x and `resnet-small` 1.6x as fast as burn's kernels tuned by its autotune,
+/// `vgg11-r4` 1.4-1.5x and `resnet-small` 1.5x as fast as burn's kernels tuned by its autotune,
 /// with cubek's tiled product below ours (README, "The GPU path").
 #[cfg(feature = "gpu")]
 fn default_kernels(software: bool, name: &str) {

@@ -19,8 +19,9 @@ const LEARNING_RATE: f64 = 0.01;
 pub struct Speed {
     pub examples_per_sec: f64,
     /// The share of the timed steps' time the worker spent building and recording them (the
-    /// graph, autodiff, kernel launches), the rest waiting on the device: where it is large, the
-    /// launches' count and cost on the host hold the speed, not the kernels.
+    /// graph, autodiff, kernel launches), the rest waiting on the device: where it is large on a
+    /// GPU, the launches' count and cost on the host hold the speed, not the kernels. On the CPU
+    /// it is nearly all of it, the work itself.
     #[serde(default)]
     pub host_share: f64,
 }

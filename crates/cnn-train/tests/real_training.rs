@@ -329,8 +329,6 @@ fn vulkan_matches_the_cpu_and_trains_on_real_images() {
     pollster::block_on(async {
         let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
         let vulkan = Backend::open(BackendKind::Vulkan).await.unwrap_or_else(|e| panic!("{e}"));
-        // A software adapter defaults to burn's kernels; the step that must equal the CPU's runs ours.
-        cnn_kernels::gpu::choose_kernels(cnn_kernels::gpu::Kernels::Ours);
         let mut on_cpu = Trainer::new(&spec, &cpu.device).unwrap();
         let mut on_vulkan = Trainer::new(&spec, &vulkan.device).unwrap();
         on_vulkan.load_weights(&on_cpu.save_state().await.unwrap().0).unwrap();
