@@ -7,13 +7,12 @@ use burn::backend::Cube;
 use burn::backend::TensorMetadata;
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::DType;
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::{burns, empty, grid};
+use super::{empty, grid, ours};
 use crate::relu::ReluKernels;
 use crate::sgd::{SgdKernels, SgdStep, burns_sgd_step};
 
@@ -72,10 +71,6 @@ fn sgd_kernel(
         }
     }
     new_param[ABSOLUTE_POS] = p - g * s.lr;
-}
-
-fn ours(tensors: &[&CubeTensor]) -> bool {
-    tensors.iter().all(|t| t.dtype == DType::F32) && !burns()
 }
 
 fn relu(x: CubeTensor, grad: Option<CubeTensor>) -> CubeTensor {

@@ -118,13 +118,14 @@ pub fn kernels() -> Kernels {
     chosen.or_else(|| decode(DEFAULT.load(Ordering::Relaxed))).unwrap_or(Kernels::Ours)
 }
 
-fn burns() -> bool {
-    kernels() == Kernels::Burns
+/// Whether our kernels take these tensors: all f32, unless burn's kernels run now.
+fn ours(tensors: &[&CubeTensor]) -> bool {
+    tensors.iter().all(|t| t.dtype == DType::F32) && kernels() != Kernels::Burns
 }
 
 /// The geometry of a convolution our kernels take: f32 tensors, unless burn's run now.
 fn geometry(x: &CubeTensor, weight: &CubeTensor, options: &ConvOptions<2>) -> Option<Geometry> {
-    if x.dtype != DType::F32 || weight.dtype != DType::F32 || burns() {
+    if !ours(&[x, weight]) {
         return None;
     }
     Geometry::new(x.shape().dims(), weight.shape().dims(), options)
@@ -245,8 +246,7 @@ impl ConvKernels for Cube {
 
 /// Whether our product takes these tensors: f32 matrices, unless burn's kernels run now.
 fn f32_matrices(tensors: [&CubeTensor; 2]) -> bool {
-    let ours = tensors.iter().all(|t| t.dtype == DType::F32 && t.shape().num_dims() == 2);
-    ours && !burns()
+    ours(&tensors) && tensors.iter().all(|t| t.shape().num_dims() == 2)
 }
 
 /// A matrix as a batch of one, the product's shape.

@@ -11,13 +11,12 @@
 use burn::backend::Cube;
 use burn::backend::TensorMetadata;
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::DType;
 use burn_cubecl::cubecl;
 use burn_cubecl::cubecl::prelude::*;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 
-use super::{burns, empty, grid};
+use super::{empty, grid, ours};
 use crate::norm::{NormKernels, burns_norm_train, burns_norm_train_backward};
 
 /// Threads that share one plane's sums: at most this many, fewer for a smaller plane.
@@ -178,8 +177,7 @@ fn affine_kernel(x: &[f32], dy: &[f32], line: &[f32], out: &mut [f32], p: &Plane
 
 /// The planes of an f32 NCHW batch our kernels take, unless burn's run now.
 fn planes(x: &CubeTensor, gamma: &CubeTensor) -> Option<Planes> {
-    let f32 = x.dtype == DType::F32 && gamma.dtype == DType::F32;
-    if !f32 || x.shape().num_dims() != 4 || burns() {
+    if !ours(&[x, gamma]) || x.shape().num_dims() != 4 {
         return None;
     }
     let [batch, channels, h, w] = x.shape().dims();
