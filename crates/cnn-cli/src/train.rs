@@ -265,19 +265,13 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
 /// The training and test images a run uses: a resumed run's own (so that it goes on as if it had
 /// never stopped), else the flags' counts or all of them.
 fn images(args: &TrainArgs, resume: Option<&Checkpoint>) -> Result<(usize, usize), String> {
-    let given = (args.train_images, args.test_images);
-    let Some((train, test)) = resume.and_then(|c| c.images) else {
-        return Ok((given.0.unwrap_or(60_000), given.1.unwrap_or(10_000)));
-    };
-    for (what, flag, asked, used) in
-        [("training", "--train-images", given.0, train), ("test", "--test-images", given.1, test)]
-    {
-        if asked.is_some_and(|asked| asked != used) {
-            return Err(format!(
-                "the checkpoint's run used its first {used} {what} images, and a resumed run goes on with them: \
-                 leave out {flag} (or give {used})"
-            ));
-        }
+    let used = resume.and_then(|c| c.images);
+    let train = args.train_images.or(used.map(|u| u.0)).unwrap_or(60_000);
+    let test = args.test_images.or(used.map(|u| u.1)).unwrap_or(10_000);
+    if let Some(checkpoint) = resume {
+        checkpoint
+            .check_images((train, test))
+            .map_err(|e| format!("{e}: leave out --train-images and --test-images (or give those)"))?;
     }
     Ok((train, test))
 }

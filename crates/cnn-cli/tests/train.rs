@@ -58,7 +58,10 @@ fn a_run_on_part_of_the_data_resumes_with_its_own_images() {
     let other = cnn(&["--resume", path(&ckpt), "--epochs", "2", "--train-images", "128"]);
     let said = String::from_utf8_lossy(&other.stderr);
     assert_eq!(other.status.code(), Some(1), "{said}");
-    assert!(said.contains("used its first 64 training images") && said.contains("leave out --train-images"), "{said}");
+    assert!(
+        said.contains("used its first 64 training and 32 test images") && said.contains("leave out --train-images"),
+        "{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -134,7 +134,7 @@ impl Checkpoint {
 
     /// Whether the run resumed from here uses the images its run used (where the checkpoint
     /// says which: `images`, training and test).
-    pub(crate) fn check_images(&self, (train, test): (usize, usize)) -> Result<(), CheckpointError> {
+    pub fn check_images(&self, (train, test): (usize, usize)) -> Result<(), CheckpointError> {
         match self.images {
             Some((used_train, used_test)) if (used_train, used_test) != (train, test) => {
                 Err(CheckpointError::Images { used_train, used_test, train, test })
