@@ -8,7 +8,7 @@ bash dev/setup.sh
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "native tests"
-cargo test --profile fast --workspace --exclude app --exclude cnn-worker --exclude e2e
+cargo test --profile fast --workspace --exclude app --exclude e2e
 
 step "browser tests: WebGPU (SwiftShader) and CPU backends in headless Chromium"
 # Optimised (a debug wasm test binary is ~750 MB and the runner then needs ~12 GB of memory), but

@@ -1,6 +1,7 @@
 //! The built site (`trunk build --release` -> `dist/`) served on localhost and driven in headless
 //! Chromium through chromedriver, as a learner would use it.
 
+#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -13,6 +13,28 @@ use hyper_util::client::legacy::connect::HttpConnector;
 /// Serves `dist/` on a free port from a background thread, cross-origin isolated as `trunk serve`
 /// and `public/_headers` make it: the threaded CPU worker needs shared memory.
 pub fn serve(dir: PathBuf) -> u16 {
+    serve_with(dir, None)
+}
+
+/// A full quota, as the browser's storage reports one, on a word from the test. Chromium's
+/// DevTools quota override (`Storage.overrideQuotaForOrigin`) answered but left IndexedDB
+/// writing on (headless, even a megabyte over a quota of one byte), so this makes every IndexedDB write in the page and in its workers
+/// throw the error a full quota gives, from the moment any of them hears "full" on the
+/// `e2e-storage` channel (`storage_full`).
+pub const FULL_QUOTA: &str = "{ const put = IDBObjectStore.prototype.put; let full = false; \
+    new BroadcastChannel('e2e-storage').onmessage = (e) => { full = e.data === 'full'; }; \
+    IDBObjectStore.prototype.put = function (...args) { \
+      if (full) throw new DOMException('the quota is used up (the test filled it)', 'QuotaExceededError'); \
+      return put.apply(this, args); }; }\n";
+
+/// Fills the quota [`FULL_QUOTA`] watches (the page must have been served with it).
+pub async fn storage_full(client: &Client, full: bool) {
+    let say = "new BroadcastChannel('e2e-storage').postMessage(arguments[0] ? 'full' : 'free')";
+    client.execute(say, vec![full.into()]).await.expect("tell the storage");
+}
+
+/// [`serve`], with `inject` run first in the page and in each worker's loader.
+pub fn serve_with(dir: PathBuf, inject: Option<&'static str>) -> u16 {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
     let port = server.server_addr().to_ip().expect("an IP address").port();
     std::thread::spawn(move || {
@@ -22,7 +44,15 @@ pub fn serve(dir: PathBuf) -> u16 {
             let file = dir.join(&path);
             let header = |name: &str, value: &str| tiny_http::Header::from_bytes(name, value).expect("a valid header");
             let response = match (path.contains(".."), std::fs::read(&file)) {
-                (false, Ok(bytes)) => {
+                (false, Ok(mut bytes)) => {
+                    if let Some(script) = inject {
+                        if path.ends_with("_loader.js") {
+                            bytes.splice(0..0, script.bytes());
+                        } else if path == "index.html" {
+                            let tag = format!("<head><script>{script}</script>");
+                            bytes = String::from_utf8_lossy(&bytes).replacen("<head>", &tag, 1).into_bytes();
+                        }
+                    }
                     let kind = match file.extension().and_then(|e| e.to_str()) {
                         Some("html") => "text/html; charset=utf-8",
                         Some("js") => "text/javascript",
@@ -87,6 +117,9 @@ pub async fn browser() -> (Client, Driver) {
         "--disable-sync".into(),
         "--no-first-run".into(),
         "--enable-logging=stderr".into(),
+        // The memory soak reads the page's JS heap exactly, after a collection.
+        "--enable-precise-memory-info".into(),
+        "--js-flags=--expose-gc".into(),
         format!("--user-data-dir={}", profile.display()),
     ];
     // A profile of the benchmark's steps, for one: `CHROMIUM_ARGS='--js-flags=--prof'`.

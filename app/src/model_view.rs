@@ -7,7 +7,7 @@ use cnn_models::compare::{bytes, compare, si, thousands};
 use cnn_models::{Analysis, InputSpec, ModelSpec, PRESETS, Preset, Row};
 use leptos::prelude::*;
 
-use crate::spec_text;
+use cnn_setup::spec_text;
 
 fn shape([c, h, w]: [usize; 3]) -> String {
     if h == 1 && w == 1 { format!("{c}") } else { format!("{c}×{h}×{w}") }

@@ -2,6 +2,8 @@
 //! inspection of a trained run, and the messages from the training workers that move them.
 
 use cnn_models::Preset;
+use cnn_setup::form::FIRST_MODEL;
+use cnn_setup::{Form, link, spec_text};
 use cnn_train::{BackendKind, Checkpoint, Event, TrainSpec};
 use cnn_worker::protocol::{FromWorker, ToWorker};
 use leptos::prelude::*;
@@ -12,10 +14,9 @@ use crate::inspect_view::{InspectView, Inspector};
 use crate::model_view::{ModelView, analyze};
 use crate::runs::{Run, RunState, StepPoint};
 use crate::runs_view::{Runs, RunsView};
-use crate::settings::{FIRST_MODEL, Form};
+use crate::storage;
 use crate::train_view::{Live, TrainView};
 use crate::workers::{Workers, has_webgpu, spawn_worker, threads_possible};
-use crate::{share, spec_text, storage};
 
 /// Where the edited spec and the training form are kept across reloads.
 const SPEC_KEY: &str = "cnn-playground.spec";
@@ -29,9 +30,9 @@ pub fn App() -> impl IntoView {
     let default_spec = || Preset::find(FIRST_MODEL).map(|p| spec_text::format(&p.spec())).unwrap_or_default();
     // A link's setup comes first, then what this browser kept, then the defaults.
     let location = web_sys::window().map(|w| w.location());
-    let (linked, link_note) = match location.and_then(|l| l.hash().ok()).and_then(|h| share::read(&h)) {
+    let (linked, link_note) = match location.and_then(|l| l.hash().ok()).and_then(|h| link::read(&h)) {
         Some(Ok(setup)) => (Some(setup), None),
-        Some(Err(why)) => (Some(share::Setup { spec: default_spec(), form: Form::default() }), Some(why)),
+        Some(Err(why)) => (Some(cnn_setup::Setup { spec: default_spec(), form: Form::default() }), Some(why)),
         None => (None, None),
     };
     let stored_form = || storage::load(FORM_KEY).and_then(|json| serde_json::from_str::<Form>(&json).ok());
@@ -46,10 +47,10 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| form.with(|f| storage::save(FORM_KEY, &serde_json::to_string(f).unwrap_or_default())));
     // The address always carries the setup, so that copying it shares the exercise.
     Effect::new(move |_| {
-        let setup = share::Setup { spec: spec_text.get(), form: form.get() };
+        let setup = cnn_setup::Setup { spec: spec_text.get(), form: form.get() };
         let history = web_sys::window().and_then(|w| w.history().ok());
         // Refused only for another origin's address, which this never is.
-        let _ = history.map(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&share::fragment(&setup))));
+        let _ = history.map(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&link::fragment(&setup))));
     });
     let on_preset = Callback::new(move |size: usize| form.update(|f| f.size = size.to_string()));
     let batch = Signal::derive(move || form.with(|f| f.batch_size.clone()));
@@ -218,6 +219,7 @@ pub fn App() -> impl IntoView {
         }
         FromWorker::Looked { run, result } => inspector.looked(run, result),
         FromWorker::Refused(why) => runs.note.set(Some(why)),
+        FromWorker::Memory { wasm_bytes } => live.trainer_memory.set(Some(wasm_bytes)),
         // Only the benchmark asks a worker for speeds; `spawn_worker` keeps a panic's words.
         FromWorker::Speed { .. } | FromWorker::Matmul { .. } | FromWorker::Panicked(_) => {}
     };

@@ -183,11 +183,12 @@ pub async fn load_all() -> Result<(Vec<Run>, Vec<String>), String> {
     Ok((runs, refused))
 }
 
-/// Writes `run` over its stored copy. An error (a full or refused quota) is the caller's to
-/// report; the run itself goes on in memory.
-pub async fn save(run: &Run) -> Result<(), String> {
+/// Writes `run` over its stored copy, and gives back the record as stored. An error (a full or
+/// refused quota) is the caller's to report; the run itself goes on in memory.
+pub async fn save(run: &Run) -> Result<String, String> {
     let json = serde_json::to_string(run).map_err(|e| e.to_string())?;
-    store::put(store::RUNS, run.id, &JsValue::from_str(&json)).await
+    store::put(store::RUNS, run.id, &JsValue::from_str(&json)).await?;
+    Ok(json)
 }
 
 /// Removes a run and its checkpoint.

@@ -11,6 +11,7 @@ use js_sys::Uint8Array;
 
 use crate::files;
 use crate::runs::{self, Run, RunState};
+use crate::tabs::{Said, Tabs};
 
 /// The page's runs: the list, the one in progress, those drawn on the charts, and what storage
 /// last refused.
@@ -25,6 +26,7 @@ pub struct Runs {
     pub note: RwSignal<Option<String>>,
     /// What became of the last checkpoint uploaded.
     pub uploaded: RwSignal<Option<String>>,
+    tabs: StoredValue<Option<Tabs>, LocalStorage>,
 }
 
 impl Runs {
@@ -37,7 +39,9 @@ impl Runs {
             stepped: Trigger::new(),
             note: RwSignal::new(None),
             uploaded: RwSignal::new(None),
+            tabs: StoredValue::new_local(None),
         };
+        runs.tabs.set_value(Some(Tabs::open(move |said| runs.heard(said))));
         spawn_local(async move {
             match runs::load_all().await {
                 Ok((stored, refused)) => {
@@ -54,8 +58,50 @@ impl Runs {
                 }
                 Err(why) => runs.note.set(Some(format!("Past runs could not be read: {why}."))),
             }
+            // Asked once the list is read, so that what the others answer replaces what it read.
+            runs.say(&Said::Opened);
         });
         runs
+    }
+
+    fn say(self, said: &Said) {
+        self.tabs.with_value(|tabs| tabs.as_ref().map(|t| t.say(said)));
+    }
+
+    /// What another tab said: its runs as it stores them (a run it trains comes in as training,
+    /// and cannot be resumed or deleted here until it stops there).
+    fn heard(self, said: Said) {
+        match said {
+            Said::Opened => {
+                if let Some(id) = self.current() {
+                    self.store(id);
+                }
+            }
+            Said::Stored(json) => {
+                let Ok(run) = runs::decode(&json) else { return };
+                if self.current() == Some(run.id) {
+                    return;
+                }
+                self.list.update(|list| match list.iter_mut().find(|r| r.id == run.id) {
+                    Some(ours) => *ours = run,
+                    None => {
+                        let at = list.iter().position(|r| r.id < run.id).unwrap_or(list.len());
+                        list.insert(at, run);
+                    }
+                });
+            }
+            Said::Deleted(id) => {
+                if self.current() != Some(id) {
+                    self.toggle_drawn(id, false);
+                    self.list.update(|l| l.retain(|r| r.id != id));
+                }
+            }
+        }
+    }
+
+    /// Whether run `id` is the one this tab trains (a run in training elsewhere is another tab's).
+    fn training_here(self, id: u64) -> bool {
+        self.current() == Some(id)
     }
 
     /// A new run in front of the list, stored at once.
@@ -160,8 +206,11 @@ impl Runs {
     fn store(self, id: u64) {
         let Some(run) = self.list.with_untracked(|l| l.iter().find(|r| r.id == id).cloned()) else { return };
         spawn_local(async move {
-            if let Err(why) = runs::save(&run).await {
-                self.note.set(Some(format!("“{}” could not be stored: {why}. It goes on in memory.", run.name)));
+            match runs::save(&run).await {
+                Ok(json) => self.say(&Said::Stored(json)),
+                Err(why) => {
+                    self.note.set(Some(format!("“{}” could not be stored: {why}. It goes on in memory.", run.name)))
+                }
             }
         });
     }
@@ -175,8 +224,9 @@ impl Runs {
         self.toggle_drawn(id, false);
         self.list.update(|l| l.retain(|r| r.id != id));
         spawn_local(async move {
-            if let Err(why) = runs::delete(id).await {
-                self.note.set(Some(format!("The run could not be deleted from storage: {why}.")));
+            match runs::delete(id).await {
+                Ok(()) => self.say(&Said::Deleted(id)),
+                Err(why) => self.note.set(Some(format!("The run could not be deleted from storage: {why}."))),
             }
         });
     }
@@ -212,6 +262,11 @@ pub fn RunsView(
         // A checkpoint is kept after every finished epoch.
         let kept = !run.epochs.is_empty();
         let name = run.name.clone();
+        let describe = if in_progress && !runs.training_here(id) {
+            format!("training in another tab, {} of {} epochs", run.epochs.len(), run.settings.epochs)
+        } else {
+            run.describe()
+        };
         view! {
             <tr data-run=id.to_string()>
                 <td><input type="checkbox" class="draw" aria-label="draw on the charts"
@@ -219,7 +274,7 @@ pub fn RunsView(
                     on:change=move |ev| runs.toggle_drawn(id, event_target_checked(&ev)) /></td>
                 <td><input class="run-name" aria-label="run name" prop:value=run.name.clone()
                     on:change=move |ev| runs.rename(id, event_target_value(&ev)) /></td>
-                <td class=state_class>{run.describe()}</td>
+                <td class=state_class>{describe}</td>
                 <td class="num best">{best}</td>
                 <td class="actions">
                     <button type="button" class="show" disabled=move || busy.get()
@@ -235,7 +290,8 @@ pub fn RunsView(
                         <button type="button" class="safetensors" title="download the weights as safetensors, in PyTorch's layout"
                             disabled=move || busy.get() || !ready.get() on:click=move |_| export.run(id)>"Safetensors"</button>
                     })}
-                    <button type="button" class="delete" disabled=move || in_progress && busy.get()
+                    // In progress here or in another tab: stopped first, there.
+                    <button type="button" class="delete" disabled=in_progress
                         on:click=move |_| runs.delete(id)>"Delete"</button>
                 </td>
             </tr>

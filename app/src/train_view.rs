@@ -3,13 +3,15 @@
 //! (`page.rs`) sets [`Live`] from the workers' messages; this view only shows it.
 
 use cnn_models::ModelSpec;
-use cnn_models::compare::thousands;
+use cnn_models::compare::{bytes, thousands};
 use leptos::prelude::*;
 
 use crate::charts::Charts;
 use crate::progress::{Progress, RunProgress};
 use crate::runs_view::{EpochTable, Runs};
-use crate::settings::{Form, RecipeFields, field};
+use cnn_setup::Form;
+
+use crate::settings::{RecipeFields, field};
 
 /// What the workers report, as the page shows it.
 #[derive(Clone, Copy)]
@@ -26,6 +28,8 @@ pub struct Live {
     pub cpu_threads: RwSignal<usize>,
     pub threads_note: RwSignal<Option<String>>,
     pub run_params: RwSignal<Option<usize>>,
+    /// The training worker's WebAssembly memory, as it last reported it.
+    pub trainer_memory: RwSignal<Option<u64>>,
     loss: RwSignal<Option<f32>>,
     accuracy: RwSignal<Option<f32>>,
     speed: RwSignal<Option<f64>>,
@@ -49,6 +53,7 @@ impl Live {
             cpu_threads: RwSignal::new(1),
             threads_note: RwSignal::new(None),
             run_params: RwSignal::new(None),
+            trainer_memory: RwSignal::new(None),
             loss: RwSignal::new(None),
             accuracy: RwSignal::new(None),
             speed: RwSignal::new(None),
@@ -129,7 +134,7 @@ pub fn TrainView(
     let Live {
         status, error, data_len, running, paused, backend_label, backend_why, cpu_threads, threads_note, ..
     } = live;
-    let Live { run_params, loss, accuracy, speed, learning_rate, progress, .. } = live;
+    let Live { run_params, trainer_memory, loss, accuracy, speed, learning_rate, progress, .. } = live;
     view! {
         <h2>"Training"</h2>
         <form class="controls" on:submit=move |ev| { ev.prevent_default(); train.run(()); }>
@@ -170,6 +175,8 @@ pub fn TrainView(
             <div><span class="k">"Accuracy"</span><span class="v" id="accuracy">{move || accuracy.get().map_or("–".into(), |a| format!("{:.1}%", a * 100.0))}</span></div>
             <div><span class="k">"Learning rate"</span><span class="v" id="learning-rate-now">{move || learning_rate.get().map_or("–".into(), rate)}</span></div>
             <div><span class="k">"Speed"</span><span class="v" id="speed">{move || speed.get().map_or("–".into(), |s| format!("{s:.1} examples/s"))}</span></div>
+            <div><span class="k">"Trainer memory"</span><span class="v" id="trainer-memory" data-bytes=move || trainer_memory.get().map(|b| b.to_string())>
+                {move || trainer_memory.get().map_or("–".into(), bytes)}</span></div>
         </div>
         <RunProgress progress=progress.into() paused=paused.into() running=running.into() />
         <Charts runs />

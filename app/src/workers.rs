@@ -48,9 +48,11 @@ pub fn spawn_worker(
     let last_words = Rc::new(RefCell::new(None::<String>));
     let panicked = last_words.clone();
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| match from_js(&event.data()) {
-        Some(FromWorker::Panicked(what)) => *panicked.borrow_mut() = Some(what),
-        Some(message) => on_message(message),
-        None => {}
+        Ok(FromWorker::Panicked(what)) => *panicked.borrow_mut() = Some(what),
+        Ok(message) => on_message(message),
+        // Only a worker script older or newer than the page (a stale cache) sends what this page
+        // cannot read; the run it belongs to goes on, and the page keeps what it was told.
+        Err(_) => {}
     });
     worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     let failed = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {

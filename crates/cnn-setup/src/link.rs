@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::Form;
+use crate::Form;
 
 const PREFIX: &str = "#setup=";
 
 /// The longest packed setup a link may carry. lz-string's output can grow with the square of its
 /// input, so a long crafted fragment could hold a tab for minutes; the page's own setups (a
 /// spec of a few kilobytes and the form) pack to well under this.
-const MAX_PACKED: usize = 16 * 1024;
+pub const MAX_PACKED: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Setup {

@@ -117,15 +117,36 @@ impl Cancel {
     }
 }
 
+/// serde_json writes a float that is not finite (a test loss that overflowed) as `null`, and
+/// refuses `null` where it reads a float: a stored run or a worker's message holding one would
+/// not read back. These read `null` as NaN, what it was.
+mod null_is_nan {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn f32<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+    }
+
+    pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     pub epoch: usize,
+    #[serde(deserialize_with = "null_is_nan::f32")]
     pub train_loss: f32,
+    #[serde(deserialize_with = "null_is_nan::f32")]
     pub train_accuracy: f32,
+    #[serde(deserialize_with = "null_is_nan::f32")]
     pub test_loss: f32,
+    #[serde(deserialize_with = "null_is_nan::f32")]
     pub test_accuracy: f32,
     /// Training examples per second, evaluation excluded.
+    #[serde(deserialize_with = "null_is_nan::f64")]
     pub examples_per_sec: f64,
+    #[serde(deserialize_with = "null_is_nan::f64")]
     pub seconds: f64,
 }
 
@@ -142,12 +163,18 @@ pub enum Event {
         epoch: usize,
         step: usize,
         steps: usize,
+        #[serde(deserialize_with = "null_is_nan::f32")]
         loss: f32,
+        #[serde(deserialize_with = "null_is_nan::f32")]
         accuracy: f32,
+        #[serde(deserialize_with = "null_is_nan::f32")]
         batch_loss: f32,
+        #[serde(deserialize_with = "null_is_nan::f32")]
         batch_accuracy: f32,
+        #[serde(deserialize_with = "null_is_nan::f64")]
         examples_per_sec: f64,
         /// The rate this step trained with, as the schedule set it.
+        #[serde(deserialize_with = "null_is_nan::f64")]
         learning_rate: f64,
     },
     Evaluating {

@@ -168,6 +168,11 @@ pub enum FromWorker {
     },
     /// A request that is not a run (an export) could not be answered: the sentence.
     Refused(String),
+    /// The worker's WebAssembly memory after an epoch or an inspection. It never shrinks, so a
+    /// leak shows as growth from one report to the next (the page shows it; its soak test reads it).
+    Memory {
+        wasm_bytes: u64,
+    },
 }
 
 /// A message that may carry bytes beside its JSON (weights, pictures): they are posted as they
@@ -214,8 +219,14 @@ pub fn encode<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).unwrap_or_default()
 }
 
-pub fn decode<T: for<'de> Deserialize<'de>>(value: &JsValue) -> Option<T> {
-    serde_json::from_str(&value.as_string()?).ok()
+/// The message `json` holds, or the sentence that says why it is not one: the decoding both sides
+/// do, apart from the browser so that it is fuzzed natively (tests/hostile_messages.rs).
+pub fn read<T: DeserializeOwned>(json: &str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| format!("the message is not one this build reads ({e})"))
+}
+
+fn decode<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    read(&value.as_string().ok_or("the message is not text")?)
 }
 
 /// A message as posted: its JSON, or where it carries bytes, an array of the JSON and the bytes.
@@ -226,12 +237,12 @@ pub fn to_js<T: Attached>(message: &T) -> JsValue {
     }
 }
 
-/// A message as [`to_js`] posted it.
-pub fn from_js<T: Attached>(value: &JsValue) -> Option<T> {
+/// A message as [`to_js`] posted it, or the sentence that says why it is not one.
+pub fn from_js<T: Attached>(value: &JsValue) -> Result<T, String> {
     let Some(pair) = value.dyn_ref::<Array>() else { return decode(value) };
     let mut message: T = decode(&pair.get(0))?;
     if let Some(bytes) = message.attachment_mut() {
         *bytes = Uint8Array::new(&pair.get(1)).to_vec();
     }
-    Some(message)
+    Ok(message)
 }

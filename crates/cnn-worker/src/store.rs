@@ -36,32 +36,51 @@ async fn committed(tx: idb::Transaction) -> Result<(), String> {
     }
 }
 
+/// Runs `work` on a connection of its own, closed after it: idb's `Database` does not close on
+/// drop, so every read and write left a connection open for the life of the tab or worker (the
+/// page stores its run at every epoch, the worker its checkpoint).
+async fn with_database<T>(work: impl AsyncFnOnce(&Database) -> Result<T, String>) -> Result<T, String> {
+    let db = open().await?;
+    let done = work(&db).await;
+    db.close();
+    done
+}
+
 /// Writes `value` under `id` in `store`, over what was there. A full quota is an error here.
 pub async fn put(store: &str, id: u64, value: &JsValue) -> Result<(), String> {
-    let db = open().await?;
-    let tx = db.transaction(&[store], TransactionMode::ReadWrite).map_err(sentence)?;
-    tx.object_store(store).map_err(sentence)?.put(value, Some(&key(id))).map_err(sentence)?.await.map_err(sentence)?;
-    committed(tx).await
+    with_database(async |db| {
+        let tx = db.transaction(&[store], TransactionMode::ReadWrite).map_err(sentence)?;
+        let request = tx.object_store(store).map_err(sentence)?.put(value, Some(&key(id))).map_err(sentence)?;
+        request.await.map_err(sentence)?;
+        committed(tx).await
+    })
+    .await
 }
 
 pub async fn get(store: &str, id: u64) -> Result<Option<JsValue>, String> {
-    let db = open().await?;
-    let tx = db.transaction(&[store], TransactionMode::ReadOnly).map_err(sentence)?;
-    tx.object_store(store).map_err(sentence)?.get(key(id)).map_err(sentence)?.await.map_err(sentence)
+    with_database(async |db| {
+        let tx = db.transaction(&[store], TransactionMode::ReadOnly).map_err(sentence)?;
+        tx.object_store(store).map_err(sentence)?.get(key(id)).map_err(sentence)?.await.map_err(sentence)
+    })
+    .await
 }
 
 pub async fn get_all(store: &str) -> Result<Vec<JsValue>, String> {
-    let db = open().await?;
-    let tx = db.transaction(&[store], TransactionMode::ReadOnly).map_err(sentence)?;
-    tx.object_store(store).map_err(sentence)?.get_all(None, None).map_err(sentence)?.await.map_err(sentence)
+    with_database(async |db| {
+        let tx = db.transaction(&[store], TransactionMode::ReadOnly).map_err(sentence)?;
+        tx.object_store(store).map_err(sentence)?.get_all(None, None).map_err(sentence)?.await.map_err(sentence)
+    })
+    .await
 }
 
 /// Removes `id` from every store: a run and its checkpoint go together.
 pub async fn delete(id: u64) -> Result<(), String> {
-    let db = open().await?;
-    let tx = db.transaction(&[RUNS, CHECKPOINTS], TransactionMode::ReadWrite).map_err(sentence)?;
-    for store in [RUNS, CHECKPOINTS] {
-        tx.object_store(store).map_err(sentence)?.delete(key(id)).map_err(sentence)?.await.map_err(sentence)?;
-    }
-    committed(tx).await
+    with_database(async |db| {
+        let tx = db.transaction(&[RUNS, CHECKPOINTS], TransactionMode::ReadWrite).map_err(sentence)?;
+        for store in [RUNS, CHECKPOINTS] {
+            tx.object_store(store).map_err(sentence)?.delete(key(id)).map_err(sentence)?.await.map_err(sentence)?;
+        }
+        committed(tx).await
+    })
+    .await
 }

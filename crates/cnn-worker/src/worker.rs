@@ -40,6 +40,15 @@ fn post(scope: &DedicatedWorkerGlobalScope, message: &FromWorker) {
     let _ = scope.post_message(&to_js(message));
 }
 
+/// The worker's memory now (see [`FromWorker::Memory`]).
+fn memory() -> FromWorker {
+    #[cfg(target_arch = "wasm32")]
+    let pages = core::arch::wasm32::memory_size::<0>();
+    #[cfg(not(target_arch = "wasm32"))]
+    let pages = 0;
+    FromWorker::Memory { wasm_bytes: pages as u64 * 65_536 }
+}
+
 /// Opens `kind`, naming the CPU's threads where there is more than one, and relaxed SIMD where
 /// the build uses it (its speed differs from the plain build's).
 async fn open(kind: BackendKind, cpu: Cpu) -> Result<Backend, TrainError> {
@@ -79,10 +88,17 @@ thread_local! {
 /// for the browser's storage. A refusal is told to the page, and the run goes on.
 fn keep_checkpoint(id: u64, checkpoint: &Checkpoint, scope: DedicatedWorkerGlobalScope) {
     let bytes = Uint8Array::from(checkpoint.to_bytes().as_slice());
+    let epoch = checkpoint.epoch;
     STORING.set(STORING.get() + 1);
     spawn_local(async move {
         if let Err(why) = store::put(store::CHECKPOINTS, id, &bytes).await {
-            post(&scope, &FromWorker::NotStored(format!("The checkpoint could not be stored: {why}.")));
+            post(
+                &scope,
+                &FromWorker::NotStored(format!(
+                    "The checkpoint after epoch {epoch} could not be stored ({why}): the run goes on in this tab, \
+                     and after a reload it resumes from the last epoch stored."
+                )),
+            );
         }
         STORING.set(STORING.get() - 1);
     });
@@ -134,7 +150,13 @@ fn answer(
                             as Box<dyn FnMut(Checkpoint)>
                     });
                     let checkpoints = Checkpoints { resume, keep };
-                    let on_event = |e| post(&scope, &FromWorker::Event(e));
+                    let on_event = |e: cnn_train::Event| {
+                        let epoch_ended = matches!(e, cnn_train::Event::Epoch(_));
+                        post(&scope, &FromWorker::Event(e));
+                        if epoch_ended {
+                            post(&scope, &memory());
+                        }
+                    };
                     train_from(&spec, &train_set, &test_set, &backend, &cancel, checkpoints, on_event).await
                 }
                 .await;
@@ -200,6 +222,7 @@ fn answer(
             .await;
             let pixels = if result.is_ok() { test_set.images.pixels } else { vec![] };
             post(&scope, &FromWorker::Inspected { run, result, pixels });
+            post(&scope, &memory());
         }),
         ToWorker::Look { run, backend, picture, ask, bytes } => spawn_local(async move {
             let result = async {
@@ -216,6 +239,7 @@ fn answer(
             }
             .await;
             post(&scope, &FromWorker::Looked { run, result });
+            post(&scope, &memory());
         }),
         ToWorker::Bench { model, trial, backend, kernels } => spawn_local(async move {
             let result = async {
@@ -292,13 +316,13 @@ pub fn run(cpu: Cpu) {
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let data = state.borrow().data.clone();
             match (from_js::<ToWorker>(&event.data()), data) {
-                (Some(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
-                (Some(ToWorker::Pause(paused)), _) => state.borrow().cancel.pause(paused),
-                (Some(ToWorker::LoseGpu), _) => lose_gpu(),
-                (Some(message), Some(data)) => answer(message, data, &state, scope.clone()),
-                (Some(_), None) => post(&scope, &FromWorker::Failed("the data is not loaded yet".into())),
-                (None, _) => {
-                    post(&scope, &FromWorker::Failed("the worker got a message it does not understand".into()))
+                (Ok(ToWorker::Cancel), _) => state.borrow().cancel.cancel(),
+                (Ok(ToWorker::Pause(paused)), _) => state.borrow().cancel.pause(paused),
+                (Ok(ToWorker::LoseGpu), _) => lose_gpu(),
+                (Ok(message), Some(data)) => answer(message, data, &state, scope.clone()),
+                (Ok(_), None) => post(&scope, &FromWorker::Failed("the data is not loaded yet".into())),
+                (Err(why), _) => {
+                    post(&scope, &FromWorker::Failed(format!("the worker could not read the page: {why}")))
                 }
             }
         })
