@@ -1,7 +1,7 @@
 //! What tells overlaid runs apart: each run's settings in a learner's words, and a legend label
 //! that names only the ones that differ between the runs drawn together.
 
-use cnn_models::PRESETS;
+use cnn_models::Preset;
 use cnn_train::{Optimizer, Schedule};
 
 use crate::runs::Run;
@@ -9,7 +9,7 @@ use crate::runs::Run;
 /// A run's settings as (what, value) pairs in the words of the training form.
 fn settings(run: &Run) -> Vec<(&'static str, String)> {
     let s = &run.settings;
-    let model = PRESETS.iter().find(|p| p.spec() == s.model).map_or("own spec", |p| p.name);
+    let model = Preset::of(&s.model).map_or("own spec", |p| p.name);
     let optimizer = match s.optimizer {
         Optimizer::Sgd { momentum: 0.0, .. } => "SGD".to_string(),
         Optimizer::Sgd { momentum, nesterov: false } => format!("momentum {momentum}"),

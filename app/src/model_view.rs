@@ -3,7 +3,8 @@
 //! `cnn_models::analysis`; this file only lays them out.
 
 use cnn_models::analysis::BYTES;
-use cnn_models::compare::{bytes, compare, si, thousands};
+use cnn_models::compare::compare;
+use cnn_models::units::{bytes, si, thousands};
 use cnn_models::{Analysis, InputSpec, ModelSpec, PRESETS, Preset, Row};
 use leptos::prelude::*;
 
@@ -42,7 +43,7 @@ pub fn ModelView(
     // learner's own (edited, or from a file), so it never claims a choice that is not there.
     let loaded = Memo::new(move |_| {
         let spec = spec_text.with(|t| spec_text::parse(t).ok())?;
-        PRESETS.iter().find(|p| p.spec() == spec).map(|p| p.name)
+        Preset::of(&spec).map(|p| p.name)
     });
     let rows = Memo::new(move |_| {
         analysis.with(|a| {

@@ -1,7 +1,7 @@
 //! The runs list: every run the learner started, as stored (see [`runs`](crate::runs)), with its
 //! state and best test accuracy; rename, delete, draw one or several on the charts, resume.
 
-use cnn_models::PRESETS;
+use cnn_models::Preset;
 use cnn_train::TrainSpec;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -107,7 +107,7 @@ impl Runs {
     /// A new run in front of the list, stored at once.
     pub fn start(self, settings: TrainSpec, images: (usize, usize)) {
         let id = js_sys::Date::now() as u64;
-        let model = PRESETS.iter().find(|p| p.spec() == settings.model).map_or("own spec", |p| p.name);
+        let model = Preset::of(&settings.model).map_or("own spec", |p| p.name);
         let number = self.list.with_untracked(Vec::len) + 1;
         let name = format!("Run {number}: {model}, {} px", settings.image_size);
         self.list.update(|l| l.insert(0, Run::new(id, name, settings, images)));

@@ -3,14 +3,13 @@
 //! (`page.rs`) sets [`Live`] from the workers' messages; this view only shows it.
 
 use cnn_models::ModelSpec;
-use cnn_models::compare::{bytes, thousands};
+use cnn_models::units::{bytes, thousands};
+use cnn_setup::Form;
 use leptos::prelude::*;
 
 use crate::charts::Charts;
 use crate::progress::{Progress, RunProgress};
 use crate::runs_view::{EpochTable, Runs};
-use cnn_setup::Form;
-
 use crate::settings::{RecipeFields, field};
 
 /// What the workers report, as the page shows it.

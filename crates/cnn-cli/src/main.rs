@@ -243,7 +243,7 @@ async fn eval(args: EvalArgs) -> Result<(), String> {
         stats.examples,
         checkpoint.spec.image_size,
         stats.loss,
-        stats.correct as f32 / stats.examples.max(1) as f32
+        stats.accuracy()
     );
     if args.confusion {
         let predictions = predict(&checkpoint, &test, &backend).await.map_err(|e| e.to_string())?;

@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use cnn_models::analysis::BYTES;
-use cnn_models::compare::{CompareRow, bytes, si, thousands};
+use cnn_models::compare::CompareRow;
+use cnn_models::units::{bytes, si, thousands};
 use cnn_models::{Analysis, InputSpec, PRESETS};
 
 fn shape([c, h, w]: [usize; 3]) -> String {

@@ -3,7 +3,8 @@
 //! - [`graph`]: one layer graph that every family lowers to;
 //! - [`analysis`]: the layer table (shapes, parameters, MACs, memory) of a graph, without a
 //!   backend, which is also where a spec that cannot work is refused with a sentence;
-//! - [`module`]: the burn module of a graph, which can report the same table from real tensors.
+//! - [`module`]: the burn module of a graph, which can report the same table from real tensors;
+//! - [`compare`]: two tables side by side; [`units`]: their numbers as text.
 
 pub mod analysis;
 pub mod compare;
@@ -12,6 +13,7 @@ pub mod graph;
 pub mod module;
 pub mod presets;
 pub mod spec;
+pub mod units;
 
 use burn::prelude::*;
 

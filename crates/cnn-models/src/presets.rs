@@ -161,6 +161,11 @@ impl Preset {
     pub fn find(name: &str) -> Option<&'static Preset> {
         PRESETS.iter().find(|p| p.name == name)
     }
+
+    /// The preset whose layers `spec` has, if any (an edited spec is the learner's own).
+    pub fn of(spec: &ModelSpec) -> Option<&'static Preset> {
+        PRESETS.iter().find(|p| p.spec() == *spec)
+    }
 }
 
 impl ModelSpec {

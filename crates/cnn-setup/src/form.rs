@@ -2,7 +2,7 @@
 //! that fill it in, and its parsing into a run's settings or a sentence saying what is wrong.
 
 use cnn_data::Augment;
-use cnn_models::{Analysis, ModelSpec, PRESETS};
+use cnn_models::{Analysis, ModelSpec, PRESETS, Preset};
 use cnn_train::{Optimizer, Recipe, Schedule, TrainSpec};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,7 @@ impl Form {
     /// the seed and the backend stay. The book's rate is the preset's whose layers `model` has, else VGG's.
     pub fn with_recipe(&self, recipe: Recipe, model: Option<&ModelSpec>) -> Self {
         let size = self.size.trim().parse().unwrap_or(FIRST_SIZE);
-        let preset = model.and_then(|m| PRESETS.iter().find(|p| p.spec() == *m));
+        let preset = model.and_then(Preset::of);
         let lr = preset.map_or(0.05, |p| p.d2l_lr);
         let model = model.cloned().unwrap_or_else(|| PRESETS[0].spec());
         let spec = recipe.apply(TrainSpec::new(model, size), lr);

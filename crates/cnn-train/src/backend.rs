@@ -1,7 +1,7 @@
 use burn::prelude::*;
 use cnn_models::Analysis;
 use cnn_models::analysis::BYTES;
-use cnn_models::compare::bytes;
+use cnn_models::units::bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;

@@ -29,7 +29,7 @@ pub use backend::{Backend, BackendKind, Capacity};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use recipe::{Optimizer, Recipe, Schedule};
 pub use run::{Cancel, Checkpoints, EpochStats, Event, TrainSpec, evaluate, train, train_from};
-pub use trainer::{StepStats, Trainer};
+pub use trainer::{StepStats, Trainer, accuracy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

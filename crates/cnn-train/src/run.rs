@@ -8,7 +8,7 @@ use web_time::{Duration, Instant};
 
 use crate::checkpoint::Checkpoint;
 use crate::recipe::{Optimizer, Schedule};
-use crate::{Backend, StepStats, TrainError, Trainer, yield_now};
+use crate::{Backend, StepStats, TrainError, Trainer, accuracy, yield_now};
 
 /// The most bytes a run spends on copies of its images resized once (see [`Dataset::resized`]);
 /// a page's worker shares a 4 GB address space with the model.
@@ -344,9 +344,9 @@ async fn epochs(
                 step: step + 1,
                 steps,
                 loss: (loss_sum / seen as f64) as f32,
-                accuracy: correct as f32 / seen as f32,
+                accuracy: accuracy(correct, seen),
                 batch_loss: stats.loss,
-                batch_accuracy: stats.correct as f32 / stats.examples as f32,
+                batch_accuracy: stats.accuracy(),
                 examples_per_sec: seen as f64 / (started.elapsed() - paused).as_secs_f64(),
                 learning_rate,
             });
@@ -363,9 +363,9 @@ async fn epochs(
         let stats = EpochStats {
             epoch,
             train_loss: (loss_sum / seen as f64) as f32,
-            train_accuracy: correct as f32 / seen as f32,
+            train_accuracy: accuracy(correct, seen),
             test_loss: test_stats.loss,
-            test_accuracy: test_stats.correct as f32 / test_stats.examples as f32,
+            test_accuracy: test_stats.accuracy(),
             examples_per_sec: seen as f64 / train_seconds,
             seconds: (started.elapsed() - paused).as_secs_f64(),
         };

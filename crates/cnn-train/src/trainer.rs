@@ -20,6 +20,17 @@ pub struct StepStats {
     pub examples: usize,
 }
 
+impl StepStats {
+    pub fn accuracy(&self) -> f32 {
+        accuracy(self.correct, self.examples)
+    }
+}
+
+/// The share of `examples` classified right (0 of none).
+pub fn accuracy(correct: usize, examples: usize) -> f32 {
+    correct as f32 / examples.max(1) as f32
+}
+
 static DRAWING_WEIGHTS: Mutex<()> = Mutex::new(());
 
 /// A model with its optimiser on one device.

@@ -187,7 +187,7 @@ fn answer(
                 let backend = open(backend, cpu).await.map_err(|e| e.to_string())?;
                 let test_set = data.1.head(test_images);
                 let stats = evaluate(&checkpoint, &test_set, &backend).await.map_err(|e| e.to_string())?;
-                Ok((stats.loss, stats.correct as f32 / stats.examples.max(1) as f32, stats.examples))
+                Ok((stats.loss, stats.accuracy(), stats.examples))
             }
             .await;
             post(&scope, &FromWorker::Evaluated { run, result });
