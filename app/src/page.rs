@@ -3,8 +3,8 @@
 
 use cnn_models::Preset;
 use cnn_setup::form::FIRST_MODEL;
-use cnn_setup::{Form, link, spec_text};
-use cnn_train::{BackendKind, Checkpoint, Event, TrainSpec};
+use cnn_setup::{Form, RunRequest, link, spec_text};
+use cnn_train::{BackendKind, Checkpoint, Event};
 use cnn_worker::protocol::{FromWorker, ToWorker};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -66,13 +66,13 @@ pub fn App() -> impl IntoView {
 
     let workers = StoredValue::new_local(Workers::default());
     // An Auto run waits here while the main worker's trial chooses its backend.
-    let pending = StoredValue::new(None::<(TrainSpec, usize, usize)>);
+    let pending = StoredValue::new(None::<RunRequest>);
     // Whether the run being started goes on from its stored checkpoint.
     let resuming = StoredValue::new(false);
     let threads_running = StoredValue::new(false);
     // The CPU's work goes to the threaded worker once its pool is ready; the rest to the main one.
     let on_threads = move |backend: BackendKind| backend == BackendKind::Cpu && cpu_threads.get_untracked() > 1;
-    let dispatch = move |(spec, train_images, test_images): (TrainSpec, usize, usize), backend: BackendKind| {
+    let dispatch = move |RunRequest { spec, train_images, test_images }: RunRequest, backend: BackendKind| {
         let on_threads = on_threads(backend);
         threads_running.set_value(on_threads);
         let (run, resume) = (runs.current(), resuming.get_value());
@@ -82,8 +82,10 @@ pub fn App() -> impl IntoView {
 
     // Inspecting a run goes where its upload would be evaluated: WebGPU where the form asks
     // for it, else the CPU (on its threads where they are ready).
-    let measuring =
-        move || if form.with_untracked(|f| f.backend == "webgpu") { BackendKind::Wgpu } else { BackendKind::Cpu };
+    let measuring = move || match form.with_untracked(Form::backend_kind) {
+        BackendKind::Wgpu => BackendKind::Wgpu,
+        _ => BackendKind::Cpu,
+    };
     let inspector = Inspector::new(
         Callback::new(move |(message, backend): (ToWorker, BackendKind)| {
             workers.with_value(|w| w.send(on_threads(backend), &message))
@@ -290,18 +292,14 @@ pub fn App() -> impl IntoView {
 
     // A new run, or a stopped one going on (`resume`): the view is cleared and the run sent to
     // the backend chosen in the menu.
-    let launch = move |run: (TrainSpec, usize, usize), resume: bool| {
-        live.clear(run.0.epochs);
+    let launch = move |run: RunRequest, resume: bool| {
+        live.clear(run.spec.epochs);
         threads_running.set_value(false);
         resuming.set_value(resume);
-        let backend = match form.with_untracked(|f| f.backend.clone()).as_str() {
-            "webgpu" => BackendKind::Wgpu,
-            "cpu" => BackendKind::Cpu,
-            _ => BackendKind::Auto,
-        };
+        let backend = form.with_untracked(Form::backend_kind);
         if backend == BackendKind::Auto {
             status.set("Choosing the backend: a short trial…".into());
-            let (model, image_size, batch_size) = (run.0.model.clone(), run.0.image_size, run.0.batch_size);
+            let (model, image_size, batch_size) = (run.spec.model.clone(), run.spec.image_size, run.spec.batch_size);
             pending.set_value(Some(run));
             workers.with_value(|w| w.send(false, &ToWorker::Choose { model, image_size, batch_size }));
         } else {
@@ -315,7 +313,7 @@ pub fn App() -> impl IntoView {
             Ok(parsed) => parsed,
             Err(message) => return error.set(Some(message)),
         };
-        runs.start(run.0.clone(), (run.1, run.2));
+        runs.start(run.spec.clone(), run.images());
         launch(run, false);
     });
     // A stopped run resumes once the data is loaded and the CPU's thread pool is ready or known
@@ -329,7 +327,8 @@ pub fn App() -> impl IntoView {
             return;
         }
         if let Some(run) = runs.resume(id) {
-            launch((run.settings, run.images.0, run.images.1), true);
+            let (train_images, test_images) = run.images;
+            launch(RunRequest { spec: run.settings, train_images, test_images }, true);
         }
     });
     // A checkpoint file: read and checked here (a malformed one goes no further), stored, then

@@ -3,8 +3,23 @@
 
 use cnn_data::Augment;
 use cnn_models::{Analysis, ModelSpec, PRESETS, Preset};
-use cnn_train::{Optimizer, Recipe, Schedule, TrainSpec};
+use cnn_train::{BackendKind, Optimizer, Recipe, Schedule, TrainSpec};
 use serde::{Deserialize, Serialize};
+
+/// A run to train: its settings and how many of the data set's first images it uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRequest {
+    pub spec: TrainSpec,
+    pub train_images: usize,
+    pub test_images: usize,
+}
+
+impl RunRequest {
+    /// Its training and test images, as a run's record keeps them.
+    pub fn images(&self) -> (usize, usize) {
+        (self.train_images, self.test_images)
+    }
+}
 
 /// What the form holds, as typed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,14 +124,22 @@ impl Form {
         }
     }
 
-    /// The run the form describes, with the numbers of training and test images, or the first
-    /// thing wrong with it as a sentence.
+    /// The backend the form's select names (`auto` and anything else: the automatic choice).
+    pub fn backend_kind(&self) -> BackendKind {
+        match self.backend.as_str() {
+            "webgpu" => BackendKind::Wgpu,
+            "cpu" => BackendKind::Cpu,
+            _ => BackendKind::Auto,
+        }
+    }
+
+    /// The run the form describes, or the first thing wrong with it as a sentence.
     pub fn parse(
         &self,
         model: Result<ModelSpec, String>,
         analysis: Result<Analysis, String>,
         (train_len, test_len): (usize, usize),
-    ) -> Result<(TrainSpec, usize, usize), String> {
+    ) -> Result<RunRequest, String> {
         let model = model?;
         let size: usize = number("the image size", &self.size)?;
         let images: usize = number("the number of training images", &self.train_images)?;
@@ -158,6 +181,6 @@ impl Form {
         };
         // The model view's table of this spec at this size: an error there refuses the run.
         analysis?;
-        Ok((spec, images, test_images))
+        Ok(RunRequest { spec, train_images: images, test_images })
     }
 }

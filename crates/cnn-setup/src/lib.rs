@@ -7,5 +7,5 @@ pub mod form;
 pub mod link;
 pub mod spec_text;
 
-pub use form::Form;
+pub use form::{Form, RunRequest};
 pub use link::Setup;

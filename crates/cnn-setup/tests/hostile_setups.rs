@@ -138,9 +138,9 @@ proptest! {
             m.analyze(InputSpec { channels: 1, size, classes: 10 }).map_err(|e| e.to_string())
         });
         match form.parse(model, analysis, (60_000, 10_000)) {
-            Ok((spec, train, test)) => {
-                prop_assert!((1..=60_000).contains(&train) && (1..=10_000).contains(&test));
-                prop_assert_eq!(spec.image_size, size);
+            Ok(run) => {
+                prop_assert!((1..=60_000).contains(&run.train_images) && (1..=10_000).contains(&run.test_images));
+                prop_assert_eq!(run.spec.image_size, size);
             }
             Err(why) => prop_assert!(is_sentence(&why), "{why}"),
         }
