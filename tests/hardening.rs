@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use support::{
-    FULL_QUOTA, choose_backend, click, css_text, dist, open_with_threads, screenshots, serve, serve_with, set_fields,
-    storage_full, text, wait_for,
+    FULL_QUOTA, choose_backend, click, css_text, dist, into_epoch_2, open_with_threads, ready_with_threads,
+    screenshots, serve, serve_with, set_fields, storage_full, text, wait_for,
 };
 
 /// The training worker's WebAssembly memory as it last reported it, and the page's JS heap after
@@ -119,11 +119,6 @@ async fn a_full_quota_mid_run_is_said_and_the_run_goes_on() {
     set_fields(&client, &[("train-images", "1024"), ("test-images", "64"), ("batch-size", "32"), ("epochs", "3")])
         .await;
     click(&client, "train").await;
-    // Well into epoch 2: epoch 1's checkpoint is stored in the background while epoch 2 starts.
-    let into_epoch_2 = |s: &str| {
-        let step = s.strip_prefix("Epoch 2: step ").and_then(|rest| rest.split(' ').next()?.parse::<usize>().ok());
-        step.is_some_and(|step| step >= 10)
-    };
     wait_for(&client, "status", 300, into_epoch_2).await;
     storage_full(&client, true).await;
 
@@ -139,10 +134,8 @@ async fn a_full_quota_mid_run_is_said_and_the_run_goes_on() {
     // Storage back (space freed): a reload lists what was stored, and the run resumes from it.
     storage_full(&client, false).await;
     client.refresh().await.expect("reload");
-    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    ready_with_threads(&client).await;
     wait_for_state(&client, 60, |s| s == "stopped after epoch 1 of 3").await;
-    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
-    wait_for(&client, "cpu-threads", 120, |t| Some(t) == cores.as_u64().map(|c| c.to_string()).as_deref()).await;
     choose_backend(&client, "cpu").await;
     click_first(&client, "button.resume").await;
     wait_for(&client, "status", 300, |s| s == "Done.").await;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use support::{
-    browser, choose, choose_backend, click, css_text, dist, open_with_threads, screenshots, serve, set_field,
-    set_fields, text, value, wait_for, wait_for_chart,
+    browser, choose, choose_backend, click, css_text, dist, into_epoch_2, open_with_threads, ready_with_threads,
+    screenshots, serve, set_field, set_fields, text, value, wait_for, wait_for_chart,
 };
 
 /// A VGG block of a billion convolutions: a typo, or a link meant to freeze the page.
@@ -261,12 +261,8 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
     set_fields(&client, &[("train-images", "2560"), ("test-images", "320"), ("batch-size", "64"), ("epochs", "3")])
         .await;
     click(&client, "train").await;
-    // Well into epoch 2, so that the worker has stored epoch 1's checkpoint (it writes it in the
-    // background while the next steps run; a reload before that resumes from the one before).
-    let into_epoch_2 = |s: &str| {
-        let step = s.strip_prefix("Epoch 2: step ").and_then(|rest| rest.split(' ').next()?.parse::<usize>().ok());
-        step.is_some_and(|step| step >= 10)
-    };
+    // Well into epoch 2, so that the worker has stored epoch 1's checkpoint (a reload before that
+    // resumes from the one before).
     wait_for(&client, "status", 300, into_epoch_2).await;
     // 2560 images in batches of 64: 40 steps an epoch, 120 in all, and epoch 1's are behind.
     let read = "const p = document.getElementById('progress'); \
@@ -314,9 +310,7 @@ async fn a_run_cut_off_by_a_reload_resumes_from_its_last_epoch() {
 
     wait_for(&client, "runs", 60, |t| !t.is_empty()).await;
     assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "stopped after epoch 1 of 3");
-    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
-    let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
-    wait_for(&client, "cpu-threads", 120, |t| Some(t) == cores.as_u64().map(|c| c.to_string()).as_deref()).await;
+    ready_with_threads(&client).await;
     choose_backend(&client, "cpu").await;
     let resume = client.find(Locator::Css("#runs tbody tr:first-child button.resume")).await.expect("Resume");
     resume.click().await.expect("a click");

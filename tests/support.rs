@@ -204,11 +204,23 @@ pub async fn wait_for(client: &Client, id: &str, seconds: u64, done: impl Fn(&st
 pub async fn open_with_threads(port: u16) -> (Client, Driver) {
     let (client, driver) = browser().await;
     client.goto(&format!("http://127.0.0.1:{port}/")).await.expect("open the page");
-    wait_for(&client, "status", 180, |s| s.starts_with("Ready")).await;
+    ready_with_threads(&client).await;
+    (client, driver)
+}
+
+/// Waits until the page (opened or reloaded) has its data and its CPU thread pool.
+pub async fn ready_with_threads(client: &Client) {
+    wait_for(client, "status", 180, |s| s.starts_with("Ready")).await;
     let cores = client.execute("return navigator.hardwareConcurrency", vec![]).await.expect("read the cores");
     let cores = cores.as_u64().expect("a core count").to_string();
-    wait_for(&client, "cpu-threads", 120, |t| t == cores).await;
-    (client, driver)
+    wait_for(client, "cpu-threads", 120, |t| t == cores).await;
+}
+
+/// Whether the status reads step 10 or later of epoch 2: epoch 1's checkpoint is then stored (the
+/// worker writes it in the background while the next steps run).
+pub fn into_epoch_2(status: &str) -> bool {
+    let step = status.strip_prefix("Epoch 2: step ").and_then(|rest| rest.split(' ').next()?.parse::<usize>().ok());
+    step.is_some_and(|step| step >= 10)
 }
 
 /// Types into each field in turn.
