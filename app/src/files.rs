@@ -66,11 +66,16 @@ pub async fn pixels(file: &web_sys::File) -> Result<(u32, u32, Vec<u8>), String>
     let canvas: HtmlCanvasElement = document.create_element("canvas").map_err(failed)?.unchecked_into();
     canvas.set_width(w);
     canvas.set_height(h);
-    let context = crate::pictures::context(&canvas).ok_or("the browser gave no 2D canvas")?;
+    let context = context(&canvas).ok_or("the browser gave no 2D canvas")?;
     context
         .draw_image_with_image_bitmap_and_dw_and_dh(&bitmap, 0.0, 0.0, f64::from(w), f64::from(h))
         .map_err(failed)?;
     bitmap.close();
     let data = context.get_image_data(0.0, 0.0, f64::from(w), f64::from(h)).map_err(failed)?;
     Ok((w, h, data.data().0))
+}
+
+/// The canvas's 2D context, where the browser gives one.
+pub fn context(canvas: &HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
 }

@@ -4,20 +4,13 @@
 //! loads and shows the model view while the trainer's larger binary is still arriving. Where the
 //! page is cross-origin isolated, a second worker (`cnn-worker`'s `trainer-threads`) trains on
 //! the CPU with every core.
+//!
+//! [`page`] wires [`state`] (what the page holds, moved by the workers' messages) to [`views`]
+//! (how it is shown); [`workers`], [`files`] and [`storage`] are the browser's side of them.
 
-pub mod charts;
-pub mod compare;
 pub mod files;
-pub mod inspect_view;
-pub mod look_view;
-pub mod model_view;
 pub mod page;
-pub mod pictures;
-pub mod progress;
-pub mod runs;
-pub mod runs_view;
-pub mod settings;
+pub mod state;
 pub mod storage;
-pub mod tabs;
-pub mod train_view;
+pub mod views;
 pub mod workers;

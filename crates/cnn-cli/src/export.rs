@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use cnn_data::{Dataset, Split};
 use cnn_train::export::export_safetensors;
-use cnn_train::{Backend, BackendKind};
+use cnn_train::{BackendKind, OpenedDevice};
 
 use crate::train::read_checkpoint;
 
@@ -28,7 +28,7 @@ pub struct ExportArgs {
 pub async fn run(args: ExportArgs) -> Result<(), String> {
     let checkpoint = read_checkpoint(&args.weights)?;
     let test = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.examples);
-    let cpu = Backend::open(BackendKind::Cpu).await.map_err(|e| e.to_string())?;
+    let cpu = OpenedDevice::open(BackendKind::Cpu).await.map_err(|e| e.to_string())?;
     let device = cpu.device.clone().without_autodiff();
     let reference =
         export_safetensors(&checkpoint, &args.out, &test, args.examples, &device).map_err(|e| e.to_string())?;

@@ -14,7 +14,7 @@ use cnn_data::{Dataset, Split};
 use cnn_models::{InputSpec, ModelSpec, Preset};
 use cnn_train::bench::{Trial, measure};
 use cnn_train::inspect::{self, predict};
-use cnn_train::{Backend, BackendKind};
+use cnn_train::{BackendKind, OpenedDevice};
 
 #[global_allocator]
 static ALLOCATOR: alloc::StepAllocator = alloc::StepAllocator;
@@ -234,7 +234,7 @@ async fn eval(args: EvalArgs) -> Result<(), String> {
     }
     let checkpoint = train::read_checkpoint(&args.weights)?;
     let test = Dataset::load_dir(&args.data, Split::Test).map_err(|e| e.to_string())?.head(args.test_images);
-    let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    let backend = OpenedDevice::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
     let stats = cnn_train::evaluate(&checkpoint, &test, &backend).await.map_err(|e| e.to_string())?;
     println!(
         "{}: after {} epochs, on {} test images at {} px: loss {:.4}, accuracy {:.3}",
@@ -262,7 +262,7 @@ fn system(backend: BackendArg) -> &'static str {
 }
 
 /// `cnn bench --matmul`: the products alone, for each kernel choice a GPU has.
-async fn bench_matmul(args: &BenchArgs, backend: &Backend) -> Result<(), String> {
+async fn bench_matmul(args: &BenchArgs, backend: &OpenedDevice) -> Result<(), String> {
     use cnn_kernels::gpu::{Kernels, choose_kernels};
     let choices: &[(Kernels, &str)] = match args.backend {
         BackendArg::Cpu => &[(Kernels::Ours, "ours")],
@@ -294,7 +294,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
     }
     // A software adapter (llvmpipe, lavapipe) gets its row too, marked as such: its speed says
     // nothing of a GPU's, but its ratios between kernels do.
-    let backend = Backend::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
+    let backend = OpenedDevice::open(backend_kind(args.backend)).await.map_err(|e| e.to_string())?;
     if !args.matmul.is_empty() {
         return bench_matmul(&args, &backend).await;
     }

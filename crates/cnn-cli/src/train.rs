@@ -7,7 +7,10 @@ use clap::{Parser, ValueEnum};
 use cnn_data::{Dataset, Split};
 use cnn_models::Preset;
 use cnn_train::bench::choose;
-use cnn_train::{Backend, Cancel, Checkpoint, Checkpoints, Event, Optimizer, Recipe, Schedule, TrainSpec, train_from};
+use cnn_train::{
+    Checkpoint, Checkpoints, Event, OpenedDevice, Optimizer, Recipe, RunControl, Schedule, StepReport, TrainSpec,
+    train_from,
+};
 
 use crate::{BackendArg, backend_kind, load_model};
 
@@ -224,7 +227,7 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
             println!("{why}");
             backend
         }
-        kind => Backend::open(backend_kind(kind)).await.map_err(|e| e.to_string())?,
+        kind => OpenedDevice::open(backend_kind(kind)).await.map_err(|e| e.to_string())?,
     };
     println!("backend: {}", backend.label);
     println!("settings: {}", serde_json::to_string(&recipe_only(&spec)).map_err(|e| e.to_string())?);
@@ -240,12 +243,12 @@ pub async fn run(args: TrainArgs) -> Result<(), String> {
         }) as Box<dyn FnMut(Checkpoint)>
     });
     let checkpoints = Checkpoints { resume, keep };
-    let result = train_from(&spec, &train_set, &test_set, &backend, &Cancel::default(), checkpoints, |event| match event {
+    let result = train_from(&spec, &train_set, &test_set, &backend, &RunControl::default(), checkpoints, |event| match event {
         Event::Started { params, train_images, test_images, steps_per_epoch } => {
             println!("{name}: {params} parameters; {train_images} training and {test_images} test images at {} px, {steps_per_epoch} steps per epoch", spec.image_size);
             println!("{:>5} {:>10} {:>9} {:>9} {:>8} {:>10} {:>8}", "epoch", "train loss", "train acc", "test loss", "test acc", "examples/s", "seconds");
         }
-        Event::Step { epoch, step, steps, loss, examples_per_sec, learning_rate, .. }
+        Event::Step(StepReport { epoch, step, steps, loss, examples_per_sec, learning_rate, .. })
             if step == steps || step >= last_print + 50 =>
         {
             last_print = if step == steps { 0 } else { step };

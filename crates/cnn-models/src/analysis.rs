@@ -2,25 +2,13 @@
 //! multiply-accumulates and activation memory of every layer, and the totals the chapter compares.
 
 use crate::SpecError;
-use crate::graph::{Layer, Op};
+use crate::graph::{Layer, OpKind, Primitive};
+use crate::limits::{MAX_CHANNELS, MAX_MACS, MAX_SIZE, MAX_VALUES};
+use crate::shapes::{self, Figures, Fold, Shape};
 use crate::spec::{InputSpec, ModelSpec};
 
 /// Bytes per value: every tensor here is f32.
 pub const BYTES: u64 = 4;
-
-/// The most values one layer may hold or output: 4 GiB of f32, all that wasm32 can address. The
-/// arithmetic runs in u64 and is checked against it, so a typo like 100000 channels gets a
-/// sentence, not numbers wrapped around `usize` (32 bits in the browser).
-pub const MAX_VALUES: u64 = 1 << 30;
-
-/// The most multiply-accumulates a model may take per image: a trillion, 50 times VGG-19's at
-/// 224 pixels. A model's parameters and its activation values per image are bounded by
-/// [`MAX_VALUES`], as one layer's are: they cannot be more than a browser addresses either.
-pub const MAX_MACS: u64 = 1_000_000_000_000;
-
-/// Input limits, for the same reason.
-const MAX_SIZE: usize = 2048;
-const MAX_CHANNELS: usize = 4096;
 
 /// One layer of the table. `shape` is `[channels, height, width]`; after flattening it is
 /// `[features, 1, 1]`. Merges (a concat, a residual add) have rows of their own.
@@ -31,6 +19,9 @@ pub struct Row {
     /// The outermost block the layer belongs to, for block-level summaries.
     pub block: String,
     pub depth: usize,
+    /// What the layer does, for code that picks rows.
+    pub kind: OpKind,
+    /// What the layer does, in the chapter's words, for people.
     pub op: String,
     pub shape: [usize; 3],
     /// Learnable parameters (weights, biases, batch norm's scale and shift).
@@ -76,7 +67,7 @@ impl Analysis {
     /// the row whose maps it averages: where its class activation maps are read. Rows are
     /// listed as the forward pass finishes them, so that is the row just before the pooling.
     pub fn pooled_row(&self) -> Option<usize> {
-        let pool = self.rows.iter().rposition(|r| r.op == Op::GlobalAvgPool.describe())?;
+        let pool = self.rows.iter().rposition(|r| r.kind == OpKind::GlobalAvgPool)?;
         let flat_after = self.rows[pool..].iter().all(|r| r.shape[1..] == [1, 1]);
         (pool > 0 && flat_after).then(|| pool - 1)
     }
@@ -119,8 +110,9 @@ impl Analysis {
                 }
                 _ => {
                     // A layer at the top level is its own block and keeps its description.
-                    let op = if row.depth == 0 { row.op.clone() } else { "block".into() };
-                    out.push(Row { name: row.block.clone(), depth: 0, op, ..row.clone() })
+                    let (kind, op) =
+                        if row.depth == 0 { (row.kind, row.op.clone()) } else { (OpKind::Block, "block".into()) };
+                    out.push(Row { name: row.block.clone(), depth: 0, kind, op, ..row.clone() })
                 }
             }
         }
@@ -146,123 +138,35 @@ pub fn analyze_graph(family: &'static str, graph: &[Layer], input: InputSpec) ->
             return Err(SpecError::Input { what, value, max });
         }
     }
-    let mut walk = Walk { size: input.size, rows: Vec::new(), sums: [0; 3] };
-    let shape = walk.seq(graph, &[], [input.channels, input.size, input.size])?;
+    let mut table = Table { rows: Vec::new(), sums: [0; 3] };
+    let (_, shape) = shapes::walk(&mut table, input.size, graph, &[], [input.channels, input.size, input.size])?;
     if shape != [input.classes, 1, 1] {
         // Only a family lowering bug gets here; the specs have no way to end elsewhere.
         let what = format!("the network ends in {shape:?}, not one score per class");
         return Err(SpecError::Mismatch { layer: "the output".into(), what });
     }
-    Ok(Analysis { family, input, rows: walk.rows })
+    Ok(Analysis { family, input, rows: table.rows })
 }
 
-/// `count` as a `usize`, if a layer may hold that many values.
-fn fits(layer: &str, what: &'static str, count: u64) -> Result<usize, SpecError> {
-    match usize::try_from(count) {
-        Ok(n) if count <= MAX_VALUES => Ok(n),
-        _ => Err(SpecError::TooLarge { layer: layer.into(), what, count, max: MAX_VALUES }),
-    }
-}
-
-struct Walk {
-    size: usize,
+/// The rows as the walk reaches them: a primitive layer when reached, a merge after its branches.
+struct Table {
     rows: Vec<Row>,
     /// Parameters, MACs and activation values of the rows so far, each checked against its
     /// limit as it grows (a sum over many layers could wrap `usize` in the browser).
     sums: [u64; 3],
 }
 
-/// `k x k` windows with stride `s` over `x + 2p` pixels, as PyTorch and burn count them.
-fn windows(x: usize, k: usize, s: usize, p: usize) -> Option<usize> {
-    let padded = (x as u64).saturating_add((p as u64).saturating_mul(2));
-    padded.checked_sub(k as u64).and_then(|d| usize::try_from(d / s as u64 + 1).ok())
-}
-
-impl Walk {
-    fn seq(&mut self, layers: &[Layer], path: &[&str], mut shape: [usize; 3]) -> Result<[usize; 3], SpecError> {
-        for l in layers {
-            shape = self.layer(l, path, shape)?;
-        }
-        Ok(shape)
-    }
-
-    fn layer(&mut self, l: &Layer, path: &[&str], input: [usize; 3]) -> Result<[usize; 3], SpecError> {
-        let mut here = path.to_vec();
-        here.push(&l.name);
-        let name = here.join(" / ");
-        let [c, h, w] = input;
-        let size = self.size;
-        let window = |k: usize, s: usize, p: usize| -> Result<[usize; 3], SpecError> {
-            if k == 0 || s == 0 {
-                let what = if k == 0 { "kernel size" } else { "stride" };
-                return Err(SpecError::Zero { layer: name.clone(), what });
-            }
-            match (windows(h, k, s, p), windows(w, k, s, p)) {
-                (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok([c, oh, ow]),
-                _ => Err(SpecError::Shrinks { layer: name.clone(), op: l.op.describe(), height: h, width: w, size }),
-            }
-        };
-        let (shape, params, macs, dense) = match &l.op {
-            Op::Group(children) => return self.seq(children, &here, input),
-            Op::Concat(branches) => {
-                let mut channels = 0;
-                for b in branches {
-                    let [bc, bh, bw] = self.layer(b, &here, input)?;
-                    if [bh, bw] != [h, w] {
-                        let what = format!("branch {} changes the map from {h}x{w} to {bh}x{bw}", b.name);
-                        return Err(SpecError::Mismatch { layer: name, what });
-                    }
-                    channels += bc;
-                }
-                ([channels, h, w], 0, 0, false)
-            }
-            Op::Residual { body, shortcut } => {
-                let out = self.seq(body, &here, input)?;
-                let skip = self.seq(shortcut, &here, input)?;
-                if out != skip {
-                    let what = format!("the body makes {out:?} but the shortcut {skip:?}");
-                    return Err(SpecError::Mismatch { layer: name, what });
-                }
-                (out, 0, 0, false)
-            }
-            &Op::Conv { channels, kernel, stride, padding, groups } => {
-                if channels == 0 {
-                    return Err(SpecError::Zero { layer: name, what: "channels" });
-                }
-                if groups == 0 || c % groups != 0 || channels % groups != 0 {
-                    let op = l.op.describe();
-                    return Err(SpecError::Groups { layer: name, op, inputs: c, outputs: channels, groups });
-                }
-                let [_, oh, ow] = window(kernel, stride, padding)?;
-                let per_output = ((c / groups) as u64).saturating_mul((kernel as u64).saturating_pow(2));
-                let params = fits(&name, "parameters", (channels as u64).saturating_mul(per_output.saturating_add(1)))?;
-                fits(&name, "outputs", (channels as u64).saturating_mul(oh as u64).saturating_mul(ow as u64))?;
-                let macs = ((channels * oh * ow) as u64).saturating_mul(per_output);
-                ([channels, oh, ow], params, macs, false)
-            }
-            Op::BatchNorm => (input, 2 * c, 0, false),
-            Op::Relu => (input, 0, 0, false),
-            &Op::Dropout { prob } => {
-                if !(0.0..1.0).contains(&prob) {
-                    return Err(SpecError::Dropout { layer: name, value: prob });
-                }
-                (input, 0, 0, false)
-            }
-            &Op::MaxPool { kernel, stride, padding } => (window(kernel, stride, padding)?, 0, 0, false),
-            &Op::AvgPool { kernel, stride } => (window(kernel, stride, 0)?, 0, 0, false),
-            Op::GlobalAvgPool => ([c, 1, 1], 0, 0, false),
-            Op::Flatten => ([fits(&name, "outputs", (c as u64) * (h as u64) * (w as u64))?, 1, 1], 0, 0, false),
-            &Op::Linear { features } => {
-                if features == 0 {
-                    return Err(SpecError::Zero { layer: name, what: "features" });
-                }
-                let inputs = (c as u64) * (h as u64) * (w as u64);
-                let params = fits(&name, "parameters", (inputs + 1).saturating_mul(features as u64))?;
-                ([features, 1, 1], params, inputs * features as u64, true)
-            }
-        };
-        let block = here[0].to_string();
-        let depth = here.len() - 1;
+impl Table {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        here: &[&str],
+        kind: OpKind,
+        op: String,
+        shape: Shape,
+        params: usize,
+        macs: u64,
+    ) -> Result<(), SpecError> {
         let activations = shape.iter().map(|&d| d as u64).product();
         let limits = [
             ("parameters", MAX_VALUES),
@@ -275,7 +179,27 @@ impl Walk {
                 return Err(SpecError::Limit { what, count: *sum, max });
             }
         }
-        self.rows.push(Row { name, block, depth, op: l.op.describe(), shape, params, macs, dense, activations });
-        Ok(shape)
+        let (name, block, depth) = (here.join(" / "), here[0].to_string(), here.len() - 1);
+        let dense = kind == OpKind::Linear;
+        self.rows.push(Row { name, block, depth, kind, op, shape, params, macs, dense, activations });
+        Ok(())
+    }
+}
+
+impl Fold for Table {
+    type Out = ();
+
+    fn primitive(&mut self, op: &Primitive, here: &[&str], f: Figures) -> Result<(), SpecError> {
+        self.push(here, op.kind(), op.describe(), f.output, f.params, f.macs)
+    }
+
+    fn group(&mut self, _: Vec<()>) {}
+
+    fn concat(&mut self, here: &[&str], _: Vec<()>, output: Shape) -> Result<(), SpecError> {
+        self.push(here, OpKind::Concat, "concat".into(), output, 0, 0)
+    }
+
+    fn residual(&mut self, here: &[&str], _: Vec<()>, _: Vec<()>, output: Shape) -> Result<(), SpecError> {
+        self.push(here, OpKind::Add, "add, ReLU".into(), output, 0, 0)
     }
 }

@@ -1,6 +1,7 @@
 //! Two models side by side: the chapter's "VGG against AlexNet" table, with a ratio per row.
 
 use crate::Analysis;
+use crate::graph::OpKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompareRow {
@@ -22,10 +23,10 @@ impl CompareRow {
 pub fn compare(left: &Analysis, right: &Analysis, batch: usize) -> Vec<CompareRow> {
     let figures = |a: &Analysis| {
         let t = a.totals();
-        let count = |op: &str| a.rows.iter().filter(|r| r.op.starts_with(op)).count() as u64;
+        let count = |kind: OpKind| a.rows.iter().filter(|r| r.kind == kind).count() as u64;
         [
-            count("conv"),
-            count("linear"),
+            count(OpKind::Conv),
+            count(OpKind::Linear),
             t.conv_params as u64,
             t.dense_params as u64,
             t.params() as u64,

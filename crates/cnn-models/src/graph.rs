@@ -3,7 +3,7 @@
 //! still check one against the other, layer by layer.
 
 use crate::SpecError;
-use crate::analysis::MAX_VALUES;
+use crate::limits::{MAX_LAYERS, MAX_VALUES};
 use crate::spec::*;
 
 /// A named layer; `Group`, `Concat` and `Residual` hold named children.
@@ -13,8 +13,9 @@ pub struct Layer {
     pub op: Op,
 }
 
+/// A layer that computes: what the tables count and the module builds one burn layer for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Op {
+pub enum Primitive {
     /// d2l keeps the bias of every convolution, also before batch norm; so do we, to match its counts.
     Conv {
         channels: usize,
@@ -42,6 +43,11 @@ pub enum Op {
     Dropout {
         prob: f64,
     },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Primitive(Primitive),
     Group(Vec<Layer>),
     /// Branches over the same input, concatenated along channels; an empty branch is the input.
     Concat(Vec<Layer>),
@@ -52,48 +58,87 @@ pub enum Op {
     },
 }
 
-impl Op {
+impl From<Primitive> for Op {
+    fn from(primitive: Primitive) -> Self {
+        Op::Primitive(primitive)
+    }
+}
+
+/// What kind of layer a table row is, for code that picks rows; [`Primitive::describe`] is for
+/// people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    Conv,
+    BatchNorm,
+    Relu,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Flatten,
+    Linear,
+    Dropout,
+    /// A group of layers: no row of its own, but the block summaries' rows.
+    Block,
+    Concat,
+    /// A residual block's sum (and its ReLU).
+    Add,
+}
+
+impl Primitive {
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Primitive::Conv { .. } => OpKind::Conv,
+            Primitive::BatchNorm => OpKind::BatchNorm,
+            Primitive::Relu => OpKind::Relu,
+            Primitive::MaxPool { .. } => OpKind::MaxPool,
+            Primitive::AvgPool { .. } => OpKind::AvgPool,
+            Primitive::GlobalAvgPool => OpKind::GlobalAvgPool,
+            Primitive::Flatten => OpKind::Flatten,
+            Primitive::Linear { .. } => OpKind::Linear,
+            Primitive::Dropout { .. } => OpKind::Dropout,
+        }
+    }
+
     /// What the layer does, in the chapter's words, for the table's "layer" column.
     pub fn describe(&self) -> String {
         match self {
-            Op::Conv { channels, kernel, stride, padding, groups } => {
+            Primitive::Conv { channels, kernel, stride, padding, groups } => {
                 let stride = if *stride == 1 { String::new() } else { format!("/{stride}") };
                 let groups = if *groups == 1 { String::new() } else { format!(", {groups} groups") };
                 format!("conv {kernel}x{kernel}{stride} pad {padding}, {channels} channels{groups}")
             }
-            Op::BatchNorm => "batch norm".into(),
-            Op::Relu => "ReLU".into(),
-            Op::MaxPool { kernel, stride, padding } => format!("max-pool {kernel}x{kernel}/{stride} pad {padding}"),
-            Op::AvgPool { kernel, stride } => format!("avg-pool {kernel}x{kernel}/{stride}"),
-            Op::GlobalAvgPool => "global avg-pool".into(),
-            Op::Flatten => "flatten".into(),
-            Op::Linear { features } => format!("linear, {features} features"),
-            Op::Dropout { prob } => format!("dropout {prob}"),
-            Op::Group(_) => "block".into(),
-            Op::Concat(_) => "concat".into(),
-            Op::Residual { .. } => "add, ReLU".into(),
+            Primitive::BatchNorm => "batch norm".into(),
+            Primitive::Relu => "ReLU".into(),
+            Primitive::MaxPool { kernel, stride, padding } => {
+                format!("max-pool {kernel}x{kernel}/{stride} pad {padding}")
+            }
+            Primitive::AvgPool { kernel, stride } => format!("avg-pool {kernel}x{kernel}/{stride}"),
+            Primitive::GlobalAvgPool => "global avg-pool".into(),
+            Primitive::Flatten => "flatten".into(),
+            Primitive::Linear { features } => format!("linear, {features} features"),
+            Primitive::Dropout { prob } => format!("dropout {prob}"),
         }
     }
 }
 
-fn layer(name: impl Into<String>, op: Op) -> Layer {
-    Layer { name: name.into(), op }
+fn layer(name: impl Into<String>, op: impl Into<Op>) -> Layer {
+    Layer { name: name.into(), op: op.into() }
 }
 
 fn conv(name: impl Into<String>, channels: usize, kernel: usize, stride: usize, padding: usize) -> Layer {
-    layer(name, Op::Conv { channels, kernel, stride, padding, groups: 1 })
+    layer(name, Primitive::Conv { channels, kernel, stride, padding, groups: 1 })
 }
 
 fn relu() -> Layer {
-    layer("relu", Op::Relu)
+    layer("relu", Primitive::Relu)
 }
 
 fn bn() -> Layer {
-    layer("bn", Op::BatchNorm)
+    layer("bn", Primitive::BatchNorm)
 }
 
 fn max_pool(kernel: usize, stride: usize, padding: usize) -> Layer {
-    layer("max-pool", Op::MaxPool { kernel, stride, padding })
+    layer("max-pool", Primitive::MaxPool { kernel, stride, padding })
 }
 
 fn group(name: impl Into<String>, layers: Vec<Layer>) -> Layer {
@@ -104,9 +149,9 @@ fn group(name: impl Into<String>, layers: Vec<Layer>) -> Layer {
 fn pooled_head(classes: usize, before: Vec<Layer>) -> Layer {
     let mut head = before;
     head.extend([
-        layer("global avg-pool", Op::GlobalAvgPool),
-        layer("flatten", Op::Flatten),
-        layer("output", Op::Linear { features: classes }),
+        layer("global avg-pool", Primitive::GlobalAvgPool),
+        layer("flatten", Primitive::Flatten),
+        layer("output", Primitive::Linear { features: classes }),
     ]);
     group("head", head)
 }
@@ -142,12 +187,6 @@ impl ModelSpec {
         }
     }
 }
-
-/// The most convolutional and fully connected layers a model may have: a spec that asks for more
-/// (a typo like a block of 1,000,000,000 convolutions) is refused before its graph is built, so
-/// that no spec, typed into the page or carried by a link, can keep the tool busy. The chapter's
-/// deepest network, DenseNet-264, has 264.
-pub const MAX_LAYERS: u64 = 1000;
 
 impl ModelSpec {
     /// The convolutional and fully connected layers the spec asks for, counted from its numbers
@@ -194,13 +233,16 @@ fn total(counts: impl Iterator<Item = u64>) -> u64 {
 }
 
 fn fully_connected(net: &mut Vec<Layer>, widths: &[usize], dropout: f64, classes: usize) {
-    net.push(layer("flatten", Op::Flatten));
+    net.push(layer("flatten", Primitive::Flatten));
     for (i, &features) in widths.iter().enumerate() {
-        let fc =
-            vec![layer("linear", Op::Linear { features }), relu(), layer("dropout", Op::Dropout { prob: dropout })];
+        let fc = vec![
+            layer("linear", Primitive::Linear { features }),
+            relu(),
+            layer("dropout", Primitive::Dropout { prob: dropout }),
+        ];
         net.push(group(format!("fc {}", i + 1), fc));
     }
-    net.push(layer("output", Op::Linear { features: classes }));
+    net.push(layer("output", Primitive::Linear { features: classes }));
 }
 
 fn alexnet(spec: &AlexNetSpec, classes: usize) -> Result<Vec<Layer>, SpecError> {
@@ -255,10 +297,10 @@ fn nin(spec: &NinSpec, classes: usize) -> Result<Vec<Layer>, SpecError> {
         layers.push(max_pool(3, 2, 0));
         net.push(group(name, layers));
     }
-    net.push(layer("dropout", Op::Dropout { prob: spec.dropout }));
+    net.push(layer("dropout", Primitive::Dropout { prob: spec.dropout }));
     net.push(group(format!("block {} (classes)", spec.blocks.len() + 1), nin_block((classes, 3, 1, 1))));
-    net.push(layer("global avg-pool", Op::GlobalAvgPool));
-    net.push(layer("flatten", Op::Flatten));
+    net.push(layer("global avg-pool", Primitive::GlobalAvgPool));
+    net.push(layer("flatten", Primitive::Flatten));
     Ok(net)
 }
 
@@ -293,7 +335,7 @@ fn googlenet(spec: &GoogLeNetSpec, classes: usize) -> Result<Vec<Layer>, SpecErr
             net.push(inception(format!("inception {number}{letter}"), block));
         }
         if i + 1 < spec.stages.len() {
-            net.push(layer(format!("max-pool {number}"), Op::MaxPool { kernel: 3, stride: 2, padding: 1 }));
+            net.push(layer(format!("max-pool {number}"), Primitive::MaxPool { kernel: 3, stride: 2, padding: 1 }));
         }
     }
     net.push(pooled_head(classes, Vec::new()));
@@ -308,10 +350,10 @@ fn resnet_stem(channels: usize) -> Layer {
 fn basic_block(channels: usize, stride: usize, projection: bool) -> Op {
     let body = vec![
         conv("conv 1", channels, 3, stride, 1),
-        layer("bn 1", Op::BatchNorm),
+        layer("bn 1", Primitive::BatchNorm),
         relu(),
         conv("conv 2", channels, 3, 1, 1),
-        layer("bn 2", Op::BatchNorm),
+        layer("bn 2", Primitive::BatchNorm),
     ];
     let shortcut = if projection { vec![conv("shortcut conv 1x1", channels, 1, stride, 0)] } else { Vec::new() };
     Op::Residual { body, shortcut }
@@ -343,16 +385,19 @@ fn resnext_block(
     }
     let body = vec![
         conv("conv 1x1 in", bot, 1, 1, 0),
-        layer("bn 1", Op::BatchNorm),
+        layer("bn 1", Primitive::BatchNorm),
         relu(),
-        layer("conv 3x3 grouped", Op::Conv { channels: bot, kernel: 3, stride, padding: 1, groups: bot / group_width }),
-        layer("bn 2", Op::BatchNorm),
+        layer(
+            "conv 3x3 grouped",
+            Primitive::Conv { channels: bot, kernel: 3, stride, padding: 1, groups: bot / group_width },
+        ),
+        layer("bn 2", Primitive::BatchNorm),
         relu(),
         conv("conv 1x1 out", channels, 1, 1, 0),
-        layer("bn 3", Op::BatchNorm),
+        layer("bn 3", Primitive::BatchNorm),
     ];
     let shortcut = if projection {
-        vec![conv("shortcut conv 1x1", channels, 1, stride, 0), layer("shortcut bn", Op::BatchNorm)]
+        vec![conv("shortcut conv 1x1", channels, 1, stride, 0), layer("shortcut bn", Primitive::BatchNorm)]
     } else {
         Vec::new()
     };
@@ -409,7 +454,7 @@ fn densenet(spec: &DenseNetSpec, classes: usize) -> Result<Vec<Layer>, SpecError
                 bn(),
                 relu(),
                 conv("conv 1x1", channels, 1, 1, 0),
-                layer("avg-pool", Op::AvgPool { kernel: 2, stride: 2 }),
+                layer("avg-pool", Primitive::AvgPool { kernel: 2, stride: 2 }),
             ];
             net.push(group(format!("transition {}", i + 1), transition));
         }

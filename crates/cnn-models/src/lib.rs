@@ -1,6 +1,8 @@
 //! Architectures as data, and the burn modules built from them:
 //! - [`spec`]: serde specs of every family in d2l's "Modern CNNs" chapter; [`presets`]: named ones;
-//! - [`graph`]: one layer graph that every family lowers to;
+//! - [`graph`]: one layer graph that every family lowers to; `shapes`: the one walk over it that
+//!   works out every layer's shape, which the analysis and the module both fold over;
+//! - [`limits`]: how large a spec may make a network;
 //! - [`analysis`]: the layer table (shapes, parameters, MACs, memory) of a graph, without a
 //!   backend, which is also where a spec that cannot work is refused with a sentence;
 //! - [`module`]: the burn module of a graph, which can report the same table from real tensors;
@@ -10,8 +12,10 @@ pub mod analysis;
 pub mod compare;
 mod error;
 pub mod graph;
+pub mod limits;
 pub mod module;
 pub mod presets;
+mod shapes;
 pub mod spec;
 pub mod units;
 
@@ -75,9 +79,9 @@ impl ModelSpec {
     /// Builds the module after checking that every layer gets a map it can work on.
     pub fn init(&self, input: InputSpec, device: &Device) -> Result<Model, SpecError> {
         let graph = self.graph(input.classes)?;
-        let analysis = analysis::analyze_graph(self.family(), &graph, input)?;
-        let shape = [input.channels, input.size, input.size];
-        let (nodes, _) = module::build(&graph, shape, &mut analysis.rows.iter(), device);
+        // The analysis refuses what the limits refuse, before a parameter is drawn.
+        analysis::analyze_graph(self.family(), &graph, input)?;
+        let nodes = module::build(&graph, input.size, [input.channels, input.size, input.size], device)?;
         let model = Model { nodes };
         // burn draws a parameter's values when it is first read, so a model left lazy would draw
         // them in its first forward pass, whatever else has drawn from the generator since.

@@ -13,8 +13,9 @@ use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use cnn_kernels::relu;
 
-use crate::analysis::Row;
-use crate::graph::{Layer, Op};
+use crate::SpecError;
+use crate::graph::{Layer, Primitive};
+use crate::shapes::{self, Figures, Fold, Shape};
 
 /// d2l's `init_cnn`: Xavier-uniform weights for every convolution and linear layer.
 const XAVIER: Initializer = Initializer::XavierUniform { gain: 1.0 };
@@ -83,11 +84,10 @@ fn pad(p: usize) -> PaddingConfig2d {
 }
 
 impl Node {
-    /// Builds the primitive `layer` for an input of `channels` (`flat` values once flattened).
-    /// Callers analyse the graph first, so every size here is one that works.
-    pub(crate) fn new(layer: &Layer, channels: usize, flat: usize, device: &Device) -> Self {
-        match &layer.op {
-            &Op::Conv { channels: out, kernel, stride, padding, groups } => {
+    /// The burn layer of `op` for an input of `[channels, height, width]`.
+    fn new(op: &Primitive, [channels, h, w]: Shape, device: &Device) -> Self {
+        match *op {
+            Primitive::Conv { channels: out, kernel, stride, padding, groups } => {
                 let mut conv = Conv2dConfig::new([channels, out], [kernel, kernel])
                     .with_stride([stride, stride])
                     .with_padding(pad(padding))
@@ -97,25 +97,25 @@ impl Node {
                 conv.bias = pytorch_bias(out, channels / groups * kernel * kernel, device);
                 Node::Conv(conv)
             }
-            Op::BatchNorm => Node::BatchNorm(BatchNormConfig::new(channels).init(device)),
-            Op::Relu => Node::Relu(Relu),
-            &Op::MaxPool { kernel, stride, padding } => {
+            Primitive::BatchNorm => Node::BatchNorm(BatchNormConfig::new(channels).init(device)),
+            Primitive::Relu => Node::Relu(Relu),
+            Primitive::MaxPool { kernel, stride, padding } => {
                 let pool =
                     MaxPool2dConfig::new([kernel, kernel]).with_strides([stride, stride]).with_padding(pad(padding));
                 Node::MaxPool(pool.init())
             }
-            &Op::AvgPool { kernel, stride } => {
+            Primitive::AvgPool { kernel, stride } => {
                 Node::AvgPool(AvgPool2dConfig::new([kernel, kernel]).with_strides([stride, stride]).init())
             }
-            Op::GlobalAvgPool => Node::GlobalAvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
-            Op::Flatten => Node::Flatten(Flatten),
-            &Op::Linear { features } => {
+            Primitive::GlobalAvgPool => Node::GlobalAvgPool(AdaptiveAvgPool2dConfig::new([1, 1]).init()),
+            Primitive::Flatten => Node::Flatten(Flatten),
+            Primitive::Linear { features } => {
+                let flat = channels * h * w;
                 let mut linear = LinearConfig::new(flat, features).with_initializer(XAVIER).init(device);
                 linear.bias = pytorch_bias(features, flat, device);
                 Node::Linear(linear)
             }
-            &Op::Dropout { prob } => Node::Dropout(DropoutConfig::new(prob).init()),
-            Op::Group(_) | Op::Concat(_) | Op::Residual { .. } => unreachable!("built by build_one"),
+            Primitive::Dropout { prob } => Node::Dropout(DropoutConfig::new(prob).init()),
         }
     }
 
@@ -255,49 +255,38 @@ pub(crate) fn run_seq(nodes: &[Node], x: Tensor<4>, trace: &mut Option<Trace>) -
     nodes.iter().fold(x, |x, node| node.run(x, trace))
 }
 
-/// Builds the nodes of `layers` for an input of `shape`. The output shapes come from the
-/// analysis `rows` of the same graph, which the walk pushed in the order built here: a primitive
-/// layer's row when it is reached, a merge's row after its branches.
-pub(crate) fn build(layers: &[Layer], shape: [usize; 3], rows: &mut Rows, device: &Device) -> (Vec<Node>, [usize; 3]) {
-    let mut shape = shape;
-    let mut nodes = Vec::with_capacity(layers.len());
-    for layer in layers {
-        let (node, out) = build_one(layer, shape, rows, device);
-        nodes.push(node);
-        shape = out;
+/// Builds the nodes of `layers` at image size `size`; the walk checks every shape first, so a
+/// graph that cannot work is refused with its sentence before burn sees it.
+pub(crate) fn build(layers: &[Layer], size: usize, shape: Shape, device: &Device) -> Result<Vec<Node>, SpecError> {
+    Ok(shapes::walk(&mut Build { device }, size, layers, &[], shape)?.0)
+}
+
+struct Build<'a> {
+    device: &'a Device,
+}
+
+impl Fold for Build<'_> {
+    type Out = Node;
+
+    fn primitive(&mut self, op: &Primitive, _: &[&str], figures: Figures) -> Result<Node, SpecError> {
+        Ok(Node::new(op, figures.input, self.device))
     }
-    (nodes, shape)
-}
 
-pub(crate) type Rows<'a> = std::slice::Iter<'a, Row>;
+    fn group(&mut self, children: Vec<Node>) -> Node {
+        Node::Group(children)
+    }
 
-fn next_shape(rows: &mut Rows) -> [usize; 3] {
-    rows.next().map(|row| row.shape).expect("the analysis has a row for every layer of its graph")
-}
+    fn concat(&mut self, _: &[&str], branches: Vec<Node>, _: Shape) -> Result<Node, SpecError> {
+        let branches = (branches.into_iter())
+            .map(|branch| match branch {
+                Node::Group(nodes) => nodes,
+                node => vec![node],
+            })
+            .collect();
+        Ok(Node::Concat(Branches { branches }))
+    }
 
-fn build_one(layer: &Layer, shape: [usize; 3], rows: &mut Rows, device: &Device) -> (Node, [usize; 3]) {
-    match &layer.op {
-        Op::Group(children) => {
-            let (nodes, out) = build(children, shape, rows, device);
-            (Node::Group(nodes), out)
-        }
-        Op::Concat(branches) => {
-            let branches = (branches.iter())
-                .map(|b| match build_one(b, shape, rows, device).0 {
-                    Node::Group(nodes) => nodes,
-                    node => vec![node],
-                })
-                .collect();
-            (Node::Concat(Branches { branches }), next_shape(rows))
-        }
-        Op::Residual { body, shortcut } => {
-            let (body, _) = build(body, shape, rows, device);
-            let (shortcut, _) = build(shortcut, shape, rows, device);
-            (Node::Residual(Residual { body, shortcut }), next_shape(rows))
-        }
-        _ => {
-            let [c, h, w] = shape;
-            (Node::new(layer, c, c * h * w, device), next_shape(rows))
-        }
+    fn residual(&mut self, _: &[&str], body: Vec<Node>, shortcut: Vec<Node>, _: Shape) -> Result<Node, SpecError> {
+        Ok(Node::Residual(Residual { body, shortcut }))
     }
 }

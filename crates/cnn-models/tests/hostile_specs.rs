@@ -4,8 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use cnn_models::analysis::{MAX_MACS, MAX_VALUES};
-use cnn_models::graph::MAX_LAYERS;
+use cnn_models::limits::{MAX_LAYERS, MAX_MACS, MAX_VALUES};
 use cnn_models::*;
 use proptest::prelude::*;
 

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use cnn_models::compare::compare;
+use cnn_models::graph::OpKind;
 use cnn_models::{InputSpec, ModelSpec, PRESETS, Traced};
 
 fn imagenet_shaped(classes: usize) -> InputSpec {
@@ -93,7 +94,7 @@ fn check_against_module(name: &str, spec: &ModelSpec, input: InputSpec) {
         assert_eq!(got, want, "{name}: {} ({})", row.name, row.op);
     }
     // burn also counts each batch norm's running mean and variance, which are not learnable.
-    let running: usize = analysis.rows.iter().filter(|r| r.op == "batch norm").map(|r| r.params).sum();
+    let running: usize = analysis.rows.iter().filter(|r| r.kind == OpKind::BatchNorm).map(|r| r.params).sum();
     assert_eq!(model.num_params(), analysis.totals().params() + running, "{name}: num_params");
     assert_eq!(model.learnable_params(), analysis.totals().params(), "{name}: learnable");
     assert_eq!(model.forward(images).dims(), [2, input.classes], "{name}: logits");
@@ -263,12 +264,12 @@ fn specs_past_the_tools_limits_are_refused_before_any_layer_is_built() {
 /// The count the limit is checked on is the graph's own, for every preset.
 #[test]
 fn every_presets_layer_count_is_its_graphs() {
-    use cnn_models::graph::{Layer, Op};
+    use cnn_models::graph::{Layer, Op, Primitive};
     fn weighted(layers: &[Layer]) -> u64 {
         layers
             .iter()
             .map(|l| match &l.op {
-                Op::Conv { .. } | Op::Linear { .. } => 1,
+                Op::Primitive(Primitive::Conv { .. } | Primitive::Linear { .. }) => 1,
                 Op::Group(children) => weighted(children),
                 Op::Concat(branches) => weighted(branches),
                 Op::Residual { body, shortcut } => weighted(body) + weighted(shortcut),
@@ -285,11 +286,11 @@ fn every_presets_layer_count_is_its_graphs() {
 #[test]
 fn grouped_convolutions_need_divisible_channels() {
     use cnn_models::analysis::analyze_graph;
-    use cnn_models::graph::{Layer, Op};
+    use cnn_models::graph::{Layer, Primitive};
     // The families choose group counts that divide; the graph still refuses ones that do not.
     let mut graph = ModelSpec::preset("regnetx32").unwrap().graph(10).unwrap();
-    let odd = Op::Conv { channels: 30, kernel: 1, stride: 1, padding: 0, groups: 4 };
-    graph.insert(1, Layer { name: "odd".into(), op: odd });
+    let odd = Primitive::Conv { channels: 30, kernel: 1, stride: 1, padding: 0, groups: 4 };
+    graph.insert(1, Layer { name: "odd".into(), op: odd.into() });
     let err = analyze_graph("AnyNet", &graph, InputSpec::fashion_mnist(96)).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -25,7 +25,7 @@ pub enum BackendKind {
 
 /// An opened device with autodiff, and the sentence that tells the user what runs.
 #[derive(Debug, Clone)]
-pub struct Backend {
+pub struct OpenedDevice {
     /// `Cpu`, `Wgpu` or `Vulkan`, never `Auto`.
     pub kind: BackendKind,
     pub device: Device,
@@ -37,7 +37,7 @@ pub struct Backend {
 }
 
 /// What a device can hold, where it is known; a run that needs more is refused before it starts
-/// ([`Backend::check_fits`]), instead of failing an allocation halfway through a step.
+/// ([`OpenedDevice::check_fits`]), instead of failing an allocation halfway through a step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Capacity {
     /// Bytes for the whole run's training memory ([`Analysis::training_memory`]).
@@ -56,7 +56,7 @@ const CPU_CAPACITY: Capacity = Capacity { memory: None, buffer: None };
 
 const SMALLER: &str = "choose a smaller batch or image size";
 
-impl Backend {
+impl OpenedDevice {
     /// Opens the CPU or the GPU; `Auto` is resolved by [`crate::bench::choose`], which needs the
     /// model and data for its trial, and opens the CPU here.
     pub async fn open(kind: BackendKind) -> Result<Self, TrainError> {
@@ -136,7 +136,7 @@ fn gpu_options(kind: BackendKind) -> Result<burn::tensor::wgpu::WgpuOptions, Tra
 /// A GPU opened in this process, with the wgpu handles it runs on.
 #[cfg(feature = "gpu")]
 struct Opened {
-    backend: Backend,
+    backend: OpenedDevice,
     setup: burn::tensor::wgpu::WgpuSetup,
 }
 
@@ -154,7 +154,7 @@ fn opened<T>(kind: BackendKind, read: impl FnOnce(&Opened) -> T) -> Option<T> {
 /// wgpu's adapter for `kind`, opened once per process; opened afresh, as a new device on a new
 /// adapter, where the one opened before was lost.
 #[cfg(feature = "gpu")]
-async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
+async fn open_gpu(kind: BackendKind) -> Result<OpenedDevice, TrainError> {
     let (device, setup) = match opened(kind, |o| (o.backend.clone(), o.setup.clone())) {
         Some((backend, setup)) => match lost(&backend.device).await {
             false => return Ok(backend),
@@ -180,7 +180,7 @@ async fn open_gpu(kind: BackendKind) -> Result<Backend, TrainError> {
     let buffer = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     let capacity = Capacity { memory: None, buffer: Some(buffer) };
     default_kernels(software, &info.name);
-    let backend = Backend { kind, device: device.autodiff(), label, software, capacity };
+    let backend = OpenedDevice { kind, device: device.autodiff(), label, software, capacity };
     if let Ok(mut opened) = OPENED.lock() {
         opened.retain(|o| o.backend.kind != kind);
         opened.push(Opened { backend: backend.clone(), setup });
@@ -277,7 +277,7 @@ pub fn lose_gpu(kind: BackendKind) -> bool {
 }
 
 #[cfg(not(feature = "gpu"))]
-async fn open_gpu(_: BackendKind) -> Result<Backend, TrainError> {
+async fn open_gpu(_: BackendKind) -> Result<OpenedDevice, TrainError> {
     Err(TrainError::NoGpu("this build has no GPU backend".into()))
 }
 
@@ -287,7 +287,7 @@ async fn open_gpu(_: BackendKind) -> Result<Backend, TrainError> {
 /// move panics): there a checkpoint resumes on WebGPU only, and on the CPU in the threaded
 /// worker, built without the GPU. Natively wgpu opens itself and reads back when asked.
 #[cfg(all(feature = "gpu", target_arch = "wasm32"))]
-pub(crate) fn check_resumes_on(backend: &Backend) -> Result<(), CheckpointError> {
+pub(crate) fn check_resumes_on(backend: &OpenedDevice) -> Result<(), CheckpointError> {
     if backend.kind == BackendKind::Wgpu {
         return Ok(());
     }
@@ -299,7 +299,7 @@ pub(crate) fn check_resumes_on(backend: &Backend) -> Result<(), CheckpointError>
 }
 
 #[cfg(not(all(feature = "gpu", target_arch = "wasm32")))]
-pub(crate) fn check_resumes_on(_: &Backend) -> Result<(), CheckpointError> {
+pub(crate) fn check_resumes_on(_: &OpenedDevice) -> Result<(), CheckpointError> {
     Ok(())
 }
 
@@ -309,9 +309,9 @@ mod tests {
 
     use super::*;
 
-    fn device(label: &str, capacity: Capacity) -> Backend {
+    fn device(label: &str, capacity: Capacity) -> OpenedDevice {
         let device = Device::flex().autodiff();
-        Backend { kind: BackendKind::Wgpu, device, label: label.into(), software: false, capacity }
+        OpenedDevice { kind: BackendKind::Wgpu, device, label: label.into(), software: false, capacity }
     }
 
     fn analysis(preset: &str, size: usize) -> Analysis {

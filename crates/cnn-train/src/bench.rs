@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::trainer::{read, read_summary};
-use crate::{Backend, BackendKind, TrainError, TrainSpec, Trainer};
+use crate::{BackendKind, OpenedDevice, TrainError, TrainSpec, Trainer};
 
 const LEARNING_RATE: f64 = 0.01;
 
@@ -37,7 +37,12 @@ pub struct Trial {
 }
 
 /// Times SGD steps of `model` on the first images of `data` (cycled when there are too few).
-pub async fn measure(model: &ModelSpec, trial: Trial, data: &Dataset, backend: &Backend) -> Result<Speed, TrainError> {
+pub async fn measure(
+    model: &ModelSpec,
+    trial: Trial,
+    data: &Dataset,
+    backend: &OpenedDevice,
+) -> Result<Speed, TrainError> {
     if data.is_empty() {
         return Err(TrainError::NoData("training"));
     }
@@ -82,7 +87,7 @@ pub async fn measure(model: &ModelSpec, trial: Trial, data: &Dataset, backend: &
 /// linear layers' kernels ([`cnn_kernels::linear`]: on a GPU ours or burn's, as
 /// `cnn_kernels::gpu::kernels` says), after one untimed product that compiles them. Timed to the
 /// read-back of the last product, which the device runs after the others.
-pub async fn matmul(size: usize, repeats: usize, backend: &Backend) -> Result<f64, TrainError> {
+pub async fn matmul(size: usize, repeats: usize, backend: &OpenedDevice) -> Result<f64, TrainError> {
     if size == 0 || repeats == 0 {
         let value = size.min(repeats).to_string();
         return Err(TrainError::Setting { what: "the matrix size and the repeats", rule: "at least 1", value });
@@ -112,12 +117,12 @@ pub async fn choose(
     image_size: usize,
     batch_size: usize,
     data: &Dataset,
-) -> Result<(Backend, String), TrainError> {
-    let cpu = Backend::open(BackendKind::Cpu).await?;
+) -> Result<(OpenedDevice, String), TrainError> {
+    let cpu = OpenedDevice::open(BackendKind::Cpu).await?;
     // Natively Vulkan first (SPIR-V), where the build has it; else wgpu's own pick.
-    let opened = match Backend::open(BackendKind::Vulkan).await {
+    let opened = match OpenedDevice::open(BackendKind::Vulkan).await {
         Ok(vulkan) => Ok(vulkan),
-        Err(_) => Backend::open(BackendKind::Wgpu).await,
+        Err(_) => OpenedDevice::open(BackendKind::Wgpu).await,
     };
     let gpu = match opened {
         Ok(gpu) if !gpu.software => gpu,

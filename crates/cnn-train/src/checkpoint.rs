@@ -274,7 +274,7 @@ mod tests {
     /// CPU backend.
     fn tiny() -> Checkpoint {
         use crate::{BackendKind, Optimizer, Trainer};
-        let cpu = pollster::block_on(crate::Backend::open(BackendKind::Cpu)).unwrap();
+        let cpu = pollster::block_on(crate::OpenedDevice::open(BackendKind::Cpu)).unwrap();
         let model = cnn_models::VggSpec { arch: vec![(1, 2)], head_width: 4, dropout: 0.0 };
         let optimizer = Optimizer::Sgd { momentum: 0.9, nesterov: false };
         let spec = TrainSpec { optimizer, ..TrainSpec::new(ModelSpec::Vgg(model), 8) };
@@ -324,7 +324,7 @@ mod tests {
                         // allocate gigabytes for here.
                         let input = cnn_models::InputSpec::fashion_mnist(ck.spec.image_size);
                         let small = ck.spec.model.analyze(input).is_ok_and(|a| a.totals().params() < 100_000);
-                        let cpu = pollster::block_on(crate::Backend::open(crate::BackendKind::Cpu)).unwrap();
+                        let cpu = pollster::block_on(crate::OpenedDevice::open(crate::BackendKind::Cpu)).unwrap();
                         if let Some(Ok(mut trainer)) = small.then(|| crate::Trainer::new(&ck.spec, &cpu.device))
                             && let Err(e) = trainer.load_state(&ck.weights, &ck.optimizer)
                         {

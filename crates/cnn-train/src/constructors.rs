@@ -7,7 +7,7 @@
 //! `JsValue` made, its dealloc for every one dropped, every callback) ran thousands of
 //! constructors. In the trainer that was 96% of a WebGPU step of `resnet-small` (batch 32): wgpu's
 //! web backend makes a dozen `JsValue`s per kernel launch. A call of our own, from the binaries'
-//! `main` and from [`crate::Backend::open`] (the wasm tests' way in), makes wasm-ld leave the
+//! `main` and from [`crate::OpenedDevice::open`] (the wasm tests' way in), makes wasm-ld leave the
 //! exports alone.
 
 #[cfg(target_arch = "wasm32")]

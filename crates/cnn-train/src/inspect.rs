@@ -6,7 +6,7 @@ use cnn_data::{CLASS_NAMES, Dataset};
 use serde::{Deserialize, Serialize};
 
 use crate::run::with_weights;
-use crate::{Backend, Checkpoint, TrainError};
+use crate::{Checkpoint, OpenedDevice, TrainError};
 
 /// Fashion-MNIST's classes.
 pub const CLASSES: usize = CLASS_NAMES.len();
@@ -153,7 +153,11 @@ fn short(name: &str) -> &str {
 
 /// The class probabilities the checkpoint's model gives every image of `test`, at its settings'
 /// image size and batch size (its weights only, as [`crate::evaluate`]).
-pub async fn predict(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend) -> Result<Predictions, TrainError> {
+pub async fn predict(
+    checkpoint: &Checkpoint,
+    test: &Dataset,
+    backend: &OpenedDevice,
+) -> Result<Predictions, TrainError> {
     let (trainer, plan, resized) = with_weights(checkpoint, test, backend)?;
     let test = resized.as_ref().unwrap_or(test);
     let order: Vec<usize> = (0..test.len()).collect();

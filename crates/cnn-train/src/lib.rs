@@ -8,7 +8,7 @@
 //! - [`checkpoint`]: a run saved after an epoch, to resume exactly (read back asynchronously by
 //!   `readback`);
 //! - [`inspect`]: every test image's probabilities, the confusion matrix, the surest mistakes;
-//! - [`looks`]: what a network sees in one picture (feature maps, filters, saliency, CAM);
+//! - [`explain`]: what a network sees in one picture (feature maps, filters, saliency, CAM);
 //! - [`bench`]: the speed of training steps after a warm-up.
 
 pub mod adam;
@@ -16,19 +16,19 @@ pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod constructors;
+pub mod explain;
 pub mod export;
 pub mod inspect;
-pub mod looks;
 mod readback;
 pub mod recipe;
 pub mod run;
 pub mod sgd;
 pub mod trainer;
 
-pub use backend::{Backend, BackendKind, Capacity};
+pub use backend::{BackendKind, Capacity, OpenedDevice};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use recipe::{Optimizer, Recipe, Schedule};
-pub use run::{Cancel, Checkpoints, EpochStats, Event, TrainSpec, evaluate, train, train_from};
+pub use run::{Checkpoints, EpochStats, Event, RunControl, StepReport, TrainSpec, evaluate, train, train_from};
 pub use trainer::{StepStats, Trainer, accuracy};
 
 #[derive(Debug, thiserror::Error)]

@@ -221,7 +221,7 @@ mod tests {
     use cnn_models::ModelSpec;
 
     use super::*;
-    use crate::{Backend, BackendKind};
+    use crate::{BackendKind, OpenedDevice};
 
     #[derive(Module, Debug)]
     struct Weights {
@@ -234,7 +234,7 @@ mod tests {
 
     /// `w` after one step of `optimizer` at rate `lr` on the loss `sum(w * X)`.
     fn first_step(optimizer: Optimizer, weight_decay: f64, lr: f64) -> Vec<f32> {
-        let device = pollster::block_on(Backend::open(BackendKind::Cpu)).unwrap().device;
+        let device = pollster::block_on(OpenedDevice::open(BackendKind::Cpu)).unwrap().device;
         let module = Weights { w: Param::from_tensor(Tensor::from_floats(W, &device).require_grad()) };
         let loss = (module.w.val() * Tensor::from_floats(X, &device)).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &module);

@@ -8,7 +8,7 @@ use web_time::{Duration, Instant};
 
 use crate::checkpoint::Checkpoint;
 use crate::recipe::{Optimizer, Schedule};
-use crate::{Backend, StepStats, TrainError, Trainer, accuracy, yield_now};
+use crate::{OpenedDevice, StepStats, TrainError, Trainer, accuracy, yield_now};
 
 /// The most bytes a run spends on copies of its images resized once (see [`Dataset::resized`]);
 /// a page's worker shares a 4 GB address space with the model.
@@ -80,17 +80,17 @@ impl TrainSpec {
 /// Asks a run to stop after its current step, or to wait there until it is let go on (a pause);
 /// clones share the flags.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel {
+pub struct RunControl {
     stop: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
 }
 
-impl Cancel {
-    pub fn cancel(&self) {
+impl RunControl {
+    pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
 
@@ -107,7 +107,7 @@ impl Cancel {
     /// worker's messages (the one that lets it go on) come in between the waits.
     async fn wait_while_paused(&self) -> Duration {
         let since = Instant::now();
-        while self.is_paused() && !self.is_cancelled() {
+        while self.is_paused() && !self.is_stopped() {
             #[cfg(target_arch = "wasm32")]
             gloo_timers::future::TimeoutFuture::new(50).await;
             #[cfg(not(target_arch = "wasm32"))]
@@ -150,36 +150,34 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+/// One training step as the loop reports it: where the run stands, the running means over the
+/// epoch so far, and this step's batch alone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub epoch: usize,
+    pub step: usize,
+    pub steps: usize,
+    #[serde(deserialize_with = "null_is_nan::f32")]
+    pub loss: f32,
+    #[serde(deserialize_with = "null_is_nan::f32")]
+    pub accuracy: f32,
+    #[serde(deserialize_with = "null_is_nan::f32")]
+    pub batch_loss: f32,
+    #[serde(deserialize_with = "null_is_nan::f32")]
+    pub batch_accuracy: f32,
+    /// The epoch's mean speed up to this step.
+    #[serde(deserialize_with = "null_is_nan::f64")]
+    pub examples_per_sec: f64,
+    /// The rate this step trained with, as the schedule set it.
+    #[serde(deserialize_with = "null_is_nan::f64")]
+    pub learning_rate: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    Started {
-        params: usize,
-        train_images: usize,
-        test_images: usize,
-        steps_per_epoch: usize,
-    },
-    /// Running means over the epoch so far, and this step's batch alone.
-    Step {
-        epoch: usize,
-        step: usize,
-        steps: usize,
-        #[serde(deserialize_with = "null_is_nan::f32")]
-        loss: f32,
-        #[serde(deserialize_with = "null_is_nan::f32")]
-        accuracy: f32,
-        #[serde(deserialize_with = "null_is_nan::f32")]
-        batch_loss: f32,
-        #[serde(deserialize_with = "null_is_nan::f32")]
-        batch_accuracy: f32,
-        #[serde(deserialize_with = "null_is_nan::f64")]
-        examples_per_sec: f64,
-        /// The rate this step trained with, as the schedule set it.
-        #[serde(deserialize_with = "null_is_nan::f64")]
-        learning_rate: f64,
-    },
-    Evaluating {
-        epoch: usize,
-    },
+    Started { params: usize, train_images: usize, test_images: usize, steps_per_epoch: usize },
+    Step(StepReport),
+    Evaluating { epoch: usize },
     Epoch(EpochStats),
     Cancelled,
 }
@@ -189,20 +187,24 @@ async fn measure(
     trainer: &Trainer,
     plan: &BatchPlan,
     test: &Dataset,
-    cancel: &Cancel,
+    control: &RunControl,
 ) -> Result<StepStats, TrainError> {
     let order: Vec<usize> = (0..test.len()).collect();
     // Measuring on a slow device takes minutes: a cancel must stop it too.
-    let batches = plan.chunks(&order).into_iter().take_while(|_| !cancel.is_cancelled());
+    let batches = plan.chunks(&order).into_iter().take_while(|_| !control.is_stopped());
     trainer.evaluate(batches.map(|ix| plan.batch(test, &ix))).await
 }
 
 /// The loss and accuracy on `test` of the model a checkpoint holds, at its settings' image size.
 /// Only its weights are loaded: the optimiser's state plays no part (and in a browser's WebGPU
 /// worker could not be loaded, see [`crate::backend::check_resumes_on`]).
-pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend) -> Result<StepStats, TrainError> {
+pub async fn evaluate(
+    checkpoint: &Checkpoint,
+    test: &Dataset,
+    backend: &OpenedDevice,
+) -> Result<StepStats, TrainError> {
     let (trainer, plan, resized) = with_weights(checkpoint, test, backend)?;
-    measure(&trainer, &plan, resized.as_ref().unwrap_or(test), &Cancel::default()).await
+    measure(&trainer, &plan, resized.as_ref().unwrap_or(test), &RunControl::default()).await
 }
 
 /// What measuring a checkpoint's model starts from: the model with its weights (not the
@@ -211,7 +213,7 @@ pub async fn evaluate(checkpoint: &Checkpoint, test: &Dataset, backend: &Backend
 pub(crate) fn with_weights(
     checkpoint: &Checkpoint,
     test: &Dataset,
-    backend: &Backend,
+    backend: &OpenedDevice,
 ) -> Result<(Trainer, BatchPlan, Option<Dataset>), TrainError> {
     if test.is_empty() {
         return Err(TrainError::NoData("test"));
@@ -221,7 +223,7 @@ pub(crate) fn with_weights(
 }
 
 /// A checkpoint's model with its weights on `backend`, and its settings' batches.
-pub(crate) fn trained(checkpoint: &Checkpoint, backend: &Backend) -> Result<(Trainer, BatchPlan), TrainError> {
+pub(crate) fn trained(checkpoint: &Checkpoint, backend: &OpenedDevice) -> Result<(Trainer, BatchPlan), TrainError> {
     let spec = &checkpoint.spec;
     backend.check_fits(&spec.check()?, spec.batch_size)?;
     let mut trainer = Trainer::new(spec, &backend.device)?;
@@ -248,11 +250,11 @@ pub async fn train(
     spec: &TrainSpec,
     train: &Dataset,
     test: &Dataset,
-    backend: &Backend,
-    cancel: &Cancel,
+    backend: &OpenedDevice,
+    control: &RunControl,
     on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
-    train_from(spec, train, test, backend, cancel, Checkpoints::default(), on_event).await
+    train_from(spec, train, test, backend, control, Checkpoints::default(), on_event).await
 }
 
 /// [`train`], resumed from a checkpoint (its epochs are reported first, as `Event::Epoch`) and
@@ -261,12 +263,12 @@ pub async fn train_from(
     spec: &TrainSpec,
     train: &Dataset,
     test: &Dataset,
-    backend: &Backend,
-    cancel: &Cancel,
+    backend: &OpenedDevice,
+    control: &RunControl,
     checkpoints: Checkpoints<'_>,
     on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
-    match epochs(spec, train, test, backend, cancel, checkpoints, on_event).await {
+    match epochs(spec, train, test, backend, control, checkpoints, on_event).await {
         Err(TrainError::Device(why)) => Err(crate::backend::lost_or(why, &backend.device).await),
         done => done,
     }
@@ -276,8 +278,8 @@ async fn epochs(
     spec: &TrainSpec,
     train: &Dataset,
     test: &Dataset,
-    backend: &Backend,
-    cancel: &Cancel,
+    backend: &OpenedDevice,
+    control: &RunControl,
     mut checkpoints: Checkpoints<'_>,
     mut on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
@@ -322,7 +324,7 @@ async fn epochs(
         let mut paused = Duration::ZERO;
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (step, indices) in plan.chunks(&plan.shuffled(train.len(), epoch)).iter().enumerate() {
-            if cancel.is_cancelled() {
+            if control.is_stopped() {
                 on_event(Event::Cancelled);
                 return Ok(history);
             }
@@ -339,7 +341,7 @@ async fn epochs(
             loss_sum += f64::from(stats.loss) * stats.examples as f64;
             correct += stats.correct;
             seen += stats.examples;
-            on_event(Event::Step {
+            on_event(Event::Step(StepReport {
                 epoch,
                 step: step + 1,
                 steps,
@@ -349,14 +351,14 @@ async fn epochs(
                 batch_accuracy: stats.accuracy(),
                 examples_per_sec: seen as f64 / (started.elapsed() - paused).as_secs_f64(),
                 learning_rate,
-            });
+            }));
             yield_now().await;
-            paused += cancel.wait_while_paused().await;
+            paused += control.wait_while_paused().await;
         }
         let train_seconds = (started.elapsed() - paused).as_secs_f64();
         on_event(Event::Evaluating { epoch });
-        let test_stats = measure(&trainer, &plan, test, cancel).await?;
-        if cancel.is_cancelled() {
+        let test_stats = measure(&trainer, &plan, test, control).await?;
+        if control.is_stopped() {
             on_event(Event::Cancelled);
             return Ok(history);
         }

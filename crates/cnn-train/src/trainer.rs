@@ -33,6 +33,11 @@ pub fn accuracy(correct: usize, examples: usize) -> f32 {
 
 static DRAWING_WEIGHTS: Mutex<()> = Mutex::new(());
 
+/// What a step that failed halfway leaves: no model, and this for everything asked of it after.
+fn failed_before() -> TrainError {
+    TrainError::Device("an earlier step failed".into())
+}
+
 /// A model with its optimiser on one device.
 pub struct Trainer {
     model: Option<Model>,
@@ -68,7 +73,12 @@ impl Trainer {
 
     /// The model, for looking inside it.
     pub(crate) fn model(&self) -> Result<&Model, TrainError> {
-        self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))
+        self.model.as_ref().ok_or_else(failed_before)
+    }
+
+    /// A copy of the model to load weights into, where a failed step left one.
+    fn model_to_load(&self) -> Result<Model, CheckpointError> {
+        self.model.clone().ok_or_else(|| CheckpointError::Weights("the model is gone".into()))
     }
 
     pub(crate) fn device(&self) -> &Device {
@@ -90,7 +100,7 @@ impl Trainer {
     /// A step's work handed to the device, without waiting for it: the loss and the number of
     /// correct answers, still on the device. The benchmark times this part apart.
     pub(crate) fn enqueue_step(&mut self, batch: &Batch, learning_rate: f64) -> Result<Tensor<1>, TrainError> {
-        let model = self.model.take().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?;
+        let model = self.model.take().ok_or_else(failed_before)?;
         let (images, labels) = tensors(batch, &self.device);
         let logits = model.forward(images);
         let loss = self.train_loss.forward(logits.clone(), labels.clone());
@@ -104,15 +114,14 @@ impl Trainer {
     /// The weights and the optimiser's state as burnpack bytes, for a checkpoint; read back
     /// asynchronously ([`crate::readback`]), as WebGPU in a browser requires.
     pub async fn save_state(&self) -> Result<(Vec<u8>, Vec<u8>), TrainError> {
-        let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?;
+        let model = self.model()?;
         Ok((readback::weight_bytes(model).await?, readback::optimizer_bytes(&self.optim).await?))
     }
 
     /// Replaces the weights and the optimiser's state with a checkpoint's; on an error nothing
     /// changes.
     pub fn load_state(&mut self, weights: &[u8], optimizer: &[u8]) -> Result<(), CheckpointError> {
-        let model = self.model.as_ref().ok_or_else(|| CheckpointError::Weights("the model is gone".into()))?;
-        let model = load_weights(model.clone(), weights)?;
+        let model = load_weights(self.model_to_load()?, weights)?;
         let optim = self
             .optim
             .clone()
@@ -124,15 +133,14 @@ impl Trainer {
 
     /// The weights of a checkpoint, without its optimiser's state: enough to evaluate.
     pub fn load_weights(&mut self, weights: &[u8]) -> Result<(), CheckpointError> {
-        let model = self.model.as_ref().ok_or_else(|| CheckpointError::Weights("the model is gone".into()))?;
-        self.model = Some(load_weights(model.clone(), weights)?);
+        self.model = Some(load_weights(self.model_to_load()?, weights)?);
         Ok(())
     }
 
     /// The class probabilities (the softmax of the logits) of every image in `batches`, image
     /// after image, without dropout or gradient tracking.
     pub async fn probabilities(&self, batches: impl IntoIterator<Item = Batch>) -> Result<Vec<f32>, TrainError> {
-        let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?.valid();
+        let model = self.model()?.valid();
         let device = self.device.clone().without_autodiff();
         let mut out = Vec::new();
         for batch in batches {
@@ -145,7 +153,7 @@ impl Trainer {
 
     /// Mean loss and accuracy over `batches` without dropout or gradient tracking.
     pub async fn evaluate(&self, batches: impl IntoIterator<Item = Batch>) -> Result<StepStats, TrainError> {
-        let model = self.model.as_ref().ok_or_else(|| TrainError::Device("an earlier step failed".into()))?.valid();
+        let model = self.model()?.valid();
         let device = self.device.clone().without_autodiff();
         let mut total = StepStats { loss: 0.0, correct: 0, examples: 0 };
         for batch in batches {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use cnn_data::{Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
-use cnn_train::{Backend, BackendKind, Cancel, EpochStats, Event, Optimizer, TrainError, TrainSpec, train};
+use cnn_train::{
+    BackendKind, EpochStats, Event, OpenedDevice, Optimizer, RunControl, StepReport, TrainError, TrainSpec, train,
+};
 
 /// burn's random numbers (initial weights, dropout) come from one generator per backend in the
 /// process, which the test harness's threads would share and interleave: each test here holds
@@ -32,12 +34,12 @@ fn small_vgg() -> ModelSpec {
 fn train_on_cpu(
     spec: &TrainSpec,
     (train_set, test_set): (&Dataset, &Dataset),
-    cancel: &Cancel,
+    control: &RunControl,
     on_event: impl FnMut(Event),
 ) -> Result<Vec<EpochStats>, TrainError> {
     pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await?;
-        train(spec, train_set, test_set, &cpu, cancel, on_event).await
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await?;
+        train(spec, train_set, test_set, &cpu, control, on_event).await
     })
 }
 
@@ -48,8 +50,8 @@ fn small_vgg_reaches_70_percent_on_real_test_images() {
         TrainSpec { batch_size: 32, learning_rate: 0.05, epochs: 5, seed: 42, ..TrainSpec::new(small_vgg(), 28) };
     let (train_set, test_set) = (load(Split::Train, 3_000), load(Split::Test, 1_000));
     let mut steps = 0;
-    let history = train_on_cpu(&spec, (&train_set, &test_set), &Cancel::default(), |e| {
-        if let Event::Step { .. } = e {
+    let history = train_on_cpu(&spec, (&train_set, &test_set), &RunControl::default(), |e| {
+        if let Event::Step(_) = e {
             steps += 1;
         }
     })
@@ -66,12 +68,12 @@ fn small_vgg_reaches_70_percent_on_real_test_images() {
 #[test]
 fn cancel_stops_before_the_first_step() {
     let _one = one_run_at_a_time();
-    let cancel = Cancel::default();
-    cancel.cancel();
+    let control = RunControl::default();
+    control.stop();
     let mut events = Vec::new();
     let spec = TrainSpec::new(small_vgg(), 28);
     let history =
-        train_on_cpu(&spec, (&load(Split::Test, 64), &load(Split::Test, 32)), &cancel, |e| events.push(e)).unwrap();
+        train_on_cpu(&spec, (&load(Split::Test, 64), &load(Split::Test, 32)), &control, |e| events.push(e)).unwrap();
     assert!(history.is_empty());
     assert!(
         matches!(
@@ -85,22 +87,22 @@ fn cancel_stops_before_the_first_step() {
 #[test]
 fn a_paused_run_waits_after_its_step_and_counts_no_paused_time() {
     let _one = one_run_at_a_time();
-    let cancel = Cancel::default();
-    cancel.pause(true);
+    let control = RunControl::default();
+    control.pause(true);
     let (step_done, steps_seen) = std::sync::mpsc::channel();
-    let control = cancel.clone();
+    let releaser = control.clone();
     // Lets the run go on 300 ms after its first step, saying how many steps came meanwhile.
     let release = std::thread::spawn(move || {
         steps_seen.recv().expect("the first step");
         std::thread::sleep(Duration::from_millis(300));
         let while_paused = steps_seen.try_iter().count();
-        control.pause(false);
+        releaser.pause(false);
         while_paused
     });
     let spec = TrainSpec { batch_size: 32, epochs: 1, ..TrainSpec::new(small_vgg(), 28) };
     let (wall, mut steps) = (Instant::now(), 0);
-    let history = train_on_cpu(&spec, (&load(Split::Test, 128), &load(Split::Test, 32)), &cancel, |e| {
-        if let Event::Step { .. } = e {
+    let history = train_on_cpu(&spec, (&load(Split::Test, 128), &load(Split::Test, 32)), &control, |e| {
+        if let Event::Step(_) = e {
             steps += 1;
             let _ = step_done.send(());
         }
@@ -116,20 +118,20 @@ fn a_paused_run_waits_after_its_step_and_counts_no_paused_time() {
 fn a_spec_too_deep_for_the_image_is_refused_before_training() {
     let _one = one_run_at_a_time();
     let spec = TrainSpec::new(ModelSpec::preset("vgg11-r4").unwrap(), 28);
-    let err =
-        train_on_cpu(&spec, (&load(Split::Test, 8), &load(Split::Test, 8)), &Cancel::default(), |_| {}).unwrap_err();
+    let err = train_on_cpu(&spec, (&load(Split::Test, 8), &load(Split::Test, 8)), &RunControl::default(), |_| {})
+        .unwrap_err();
     assert!(err.to_string().starts_with("block 5 / max-pool (max-pool 2x2/2 pad 0) gets a 1x1 map"), "{err}");
 }
 
 #[test]
 fn cancel_stops_the_measurement_on_test_images() {
     let _one = one_run_at_a_time();
-    let cancel = Cancel::default();
+    let control = RunControl::default();
     let mut events = Vec::new();
     let spec = TrainSpec::new(small_vgg(), 28);
-    let history = train_on_cpu(&spec, (&load(Split::Test, 32), &load(Split::Test, 1_000)), &cancel, |e| {
+    let history = train_on_cpu(&spec, (&load(Split::Test, 32), &load(Split::Test, 1_000)), &control, |e| {
         if matches!(e, Event::Evaluating { .. }) {
-            cancel.cancel();
+            control.stop();
         }
         events.push(e);
     })
@@ -149,7 +151,8 @@ fn last_train_loss(optimizer: Optimizer, epochs: usize) -> f32 {
         ..TrainSpec::new(small_vgg(), 28)
     };
     let history =
-        train_on_cpu(&spec, (&load(Split::Train, 640), &load(Split::Test, 64)), &Cancel::default(), |_| {}).unwrap();
+        train_on_cpu(&spec, (&load(Split::Train, 640), &load(Split::Test, 64)), &RunControl::default(), |_| {})
+            .unwrap();
     history.last().unwrap().train_loss
 }
 
@@ -168,8 +171,8 @@ fn a_diverging_run_stops_at_once_with_a_sentence_and_keeps_what_it_recorded() {
     // A rate far too high: the loss leaves any meaningful range within a few steps.
     let spec = TrainSpec { batch_size: 16, learning_rate: 1e4, epochs: 3, ..TrainSpec::new(small_vgg(), 28) };
     let mut steps = Vec::new();
-    let err = train_on_cpu(&spec, (&load(Split::Train, 320), &load(Split::Test, 32)), &Cancel::default(), |e| {
-        if let Event::Step { step, loss, learning_rate, .. } = e {
+    let err = train_on_cpu(&spec, (&load(Split::Train, 320), &load(Split::Test, 32)), &RunControl::default(), |e| {
+        if let Event::Step(StepReport { step, loss, learning_rate, .. }) = e {
             steps.push((step, loss, learning_rate));
         }
     })
@@ -201,17 +204,17 @@ fn a_run_resumed_from_a_checkpoint_equals_one_that_never_stopped() {
     let modern = Recipe::Modern.apply(TrainSpec::new(small_vgg(), 28), 0.02);
     let spec = TrainSpec { epochs: 3, batch_size: 32, seed: 5, ..modern };
     let data = (load(Split::Train, 320), load(Split::Test, 128));
-    let whole = train_on_cpu(&spec, (&data.0, &data.1), &Cancel::default(), |_| {}).unwrap();
+    let whole = train_on_cpu(&spec, (&data.0, &data.1), &RunControl::default(), |_| {}).unwrap();
 
     let mut saved = Vec::new();
     let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved.push(c.to_bytes()))) };
-    let cancel = Cancel::default();
+    let control = RunControl::default();
     // Stopped during epoch 2, after epoch 1's checkpoint.
     let stopped = pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
-        train_from(&spec, &data.0, &data.1, &cpu, &cancel, keep, |e| {
-            if let Event::Step { epoch: 2, step: 3, .. } = e {
-                cancel.cancel();
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
+        train_from(&spec, &data.0, &data.1, &cpu, &control, keep, |e| {
+            if let Event::Step(StepReport { epoch: 2, step: 3, .. }) = e {
+                control.stop();
             }
         })
         .await
@@ -224,9 +227,9 @@ fn a_run_resumed_from_a_checkpoint_equals_one_that_never_stopped() {
 
     let mut replayed = Vec::new();
     let resumed = pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
         let from = Checkpoints { resume: Some(checkpoint), keep: None };
-        train_from(&spec, &data.0, &data.1, &cpu, &Cancel::default(), from, |e| {
+        train_from(&spec, &data.0, &data.1, &cpu, &RunControl::default(), from, |e| {
             if let Event::Epoch(stats) = e {
                 replayed.push(stats.epoch);
             }
@@ -250,8 +253,8 @@ fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
     let mut saved = None;
     let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c))) };
     pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
-        train_from(&spec, &data.0, &data.1, &cpu, &Cancel::default(), keep, |_| {}).await.unwrap()
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
+        train_from(&spec, &data.0, &data.1, &cpu, &RunControl::default(), keep, |_| {}).await.unwrap()
     });
     let mut checkpoint = saved.unwrap();
     // Claim the weights belong to a wider VGG: the settings match, the tensors do not.
@@ -259,9 +262,9 @@ fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
     checkpoint.spec = TrainSpec { model: wider, epochs: 1, ..spec.clone() };
     let run = TrainSpec { epochs: 2, ..checkpoint.spec.clone() };
     let err = pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
         let from = Checkpoints { resume: Some(checkpoint), keep: None };
-        train_from(&run, &data.0, &data.1, &cpu, &Cancel::default(), from, |_| {}).await.unwrap_err()
+        train_from(&run, &data.0, &data.1, &cpu, &RunControl::default(), from, |_| {}).await.unwrap_err()
     });
     assert!(err.to_string().starts_with("the checkpoint's weights do not fit this model: "), "{err}");
 }
@@ -269,22 +272,22 @@ fn a_checkpoint_of_another_model_is_refused_and_changes_nothing() {
 #[test]
 fn a_checkpoint_evaluates_to_its_last_epochs_test_figures_and_exports_as_safetensors() {
     let _one = one_run_at_a_time();
-    use cnn_train::{Checkpoint, Checkpoints, evaluate, export, inspect, looks, train_from};
+    use cnn_train::{Checkpoint, Checkpoints, evaluate, explain, export, inspect, train_from};
     let spec = TrainSpec { epochs: 1, batch_size: 16, ..TrainSpec::new(small_vgg(), 28) };
     let data = (load(Split::Train, 64), load(Split::Test, 48));
     let (history, evaluated, bytes, predictions) = pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
         let mut saved = None;
         let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c.to_bytes()))) };
-        let history = train_from(&spec, &data.0, &data.1, &cpu, &Cancel::default(), keep, |_| {}).await.unwrap();
+        let history = train_from(&spec, &data.0, &data.1, &cpu, &RunControl::default(), keep, |_| {}).await.unwrap();
         let checkpoint = Checkpoint::from_bytes(&saved.unwrap()).unwrap();
         assert_eq!(checkpoint.images, Some((64, 48)), "the images the run used");
         let evaluated = evaluate(&checkpoint, &data.1, &cpu).await.unwrap();
         let bytes = export::safetensors(&checkpoint, &cpu.device.clone().without_autodiff()).unwrap();
         let predictions = inspect::predict(&checkpoint, &data.1, &cpu).await.unwrap();
         // One picture looked at alone gets the probabilities it got among the test batches.
-        let picture = looks::test_picture(&checkpoint, &data.1, 5).unwrap();
-        let look = looks::look(&checkpoint, &picture, looks::Ask::default(), &cpu).await.unwrap();
+        let picture = explain::test_picture(&checkpoint, &data.1, 5).unwrap();
+        let look = explain::explain(&checkpoint, &picture, explain::ExplainRequest::default(), &cpu).await.unwrap();
         for (alone, batched) in look.probabilities.iter().zip(predictions.row(5)) {
             assert!((alone - batched).abs() < 1e-5, "{:?} {:?}", look.probabilities, predictions.row(5));
         }
@@ -327,8 +330,8 @@ fn vulkan_matches_the_cpu_and_trains_on_real_images() {
     let plan = BatchPlan { batch_size: 32, image_size: 28, seed: 1 };
     let batches: Vec<_> = plan.chunks(&plan.shuffled(data.len(), 0)).iter().map(|i| plan.batch(&data, i)).collect();
     pollster::block_on(async {
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
-        let vulkan = Backend::open(BackendKind::Vulkan).await.unwrap_or_else(|e| panic!("{e}"));
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
+        let vulkan = OpenedDevice::open(BackendKind::Vulkan).await.unwrap_or_else(|e| panic!("{e}"));
         let mut on_cpu = Trainer::new(&spec, &cpu.device).unwrap();
         let mut on_vulkan = Trainer::new(&spec, &vulkan.device).unwrap();
         on_vulkan.load_weights(&on_cpu.save_state().await.unwrap().0).unwrap();
@@ -369,7 +372,7 @@ fn a_lost_gpu_stops_the_run_with_a_sentence_and_its_checkpoint_resumes_on_the_cp
     };
     let (train_set, test_set) = (load(Split::Train, 128), load(Split::Test, 64));
     pollster::block_on(async {
-        let vulkan = Backend::open(BackendKind::Vulkan).await.unwrap_or_else(|e| panic!("{e}"));
+        let vulkan = OpenedDevice::open(BackendKind::Vulkan).await.unwrap_or_else(|e| panic!("{e}"));
         let mut kept = Vec::new();
         let keep = Checkpoints {
             resume: None,
@@ -384,8 +387,9 @@ fn a_lost_gpu_stops_the_run_with_a_sentence_and_its_checkpoint_resumes_on_the_cp
                 epochs.push(stats)
             }
         };
-        let error =
-            train_from(&spec, &train_set, &test_set, &vulkan, &Cancel::default(), keep, on_event).await.unwrap_err();
+        let error = train_from(&spec, &train_set, &test_set, &vulkan, &RunControl::default(), keep, on_event)
+            .await
+            .unwrap_err();
         let sentence = error.to_string();
         eprintln!("{sentence}");
         assert!(matches!(error, TrainError::GpuLost(_)), "{error:?}");
@@ -395,20 +399,21 @@ fn a_lost_gpu_stops_the_run_with_a_sentence_and_its_checkpoint_resumes_on_the_cp
         assert_eq!(checkpoint.epoch, 1);
 
         // The weights kept are the GPU's: the CPU measures what the GPU measured after epoch 1.
-        let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+        let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
         let on_cpu = evaluate(&checkpoint, &test_set, &cpu).await.unwrap();
         let (loss, accuracy) = (on_cpu.loss, on_cpu.correct as f32 / on_cpu.examples as f32);
         assert!((loss - epochs[0].test_loss).abs() < 1e-4, "CPU {loss}, GPU {}", epochs[0].test_loss);
         assert_eq!(accuracy, epochs[0].test_accuracy);
 
         let from = Checkpoints { resume: Some(checkpoint), keep: None };
-        let resumed = train_from(&spec, &train_set, &test_set, &cpu, &Cancel::default(), from, |_| {}).await.unwrap();
+        let resumed =
+            train_from(&spec, &train_set, &test_set, &cpu, &RunControl::default(), from, |_| {}).await.unwrap();
         assert_eq!(resumed.len(), 3);
         assert_eq!(resumed[0], epochs[0]);
         assert!(resumed[2].train_loss < resumed[0].train_loss, "{resumed:?}");
 
         // The next run opens a new device on the adapter and trains there.
-        let again = Backend::open(BackendKind::Vulkan).await.unwrap();
+        let again = OpenedDevice::open(BackendKind::Vulkan).await.unwrap();
         let mut trainer = Trainer::new(&spec, &again.device).unwrap();
         let batch = cnn_data::BatchPlan { batch_size: 32, image_size: 28, seed: 1 }
             .batch(&train_set, &(0..32).collect::<Vec<_>>());

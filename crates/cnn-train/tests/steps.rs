@@ -7,7 +7,7 @@
 
 use cnn_data::{BatchPlan, Dataset, Split};
 use cnn_models::{ModelSpec, VggSpec};
-use cnn_train::{Backend, BackendKind, Optimizer, TrainSpec, Trainer};
+use cnn_train::{BackendKind, OpenedDevice, Optimizer, TrainSpec, Trainer};
 
 // Compiled in, so the browser test needs no server; it still goes through gzip and the IDX reader.
 static IMAGES: &[u8] = include_bytes!("../../../public/data/fashion-mnist/t10k-images-idx3-ubyte.gz");
@@ -16,7 +16,7 @@ static LABELS: &[u8] = include_bytes!("../../../public/data/fashion-mnist/t10k-l
 /// Twenty steps of a tiny VGG with `optimizer` at `lr` must lower the loss on held-out images.
 async fn twenty_steps_lower_the_held_out_loss(kind: BackendKind, optimizer: Optimizer, lr: f64) {
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(320);
-    let backend = Backend::open(kind).await.unwrap();
+    let backend = OpenedDevice::open(kind).await.unwrap();
     let tiny = ModelSpec::Vgg(VggSpec { arch: vec![(1, 8), (1, 16)], head_width: 64, dropout: 0.0 });
     let spec = TrainSpec { learning_rate: lr, optimizer, seed: 7, ..TrainSpec::new(tiny, 28) };
     let mut trainer = Trainer::new(&spec, &backend.device).unwrap();
@@ -102,7 +102,7 @@ fn tiny(family: &str) -> Tiny {
 async fn trains(family: &str, kind: BackendKind) {
     let Tiny { spec, lr, images, passes, factor } = tiny(family);
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(images);
-    let backend = Backend::open(kind).await.unwrap();
+    let backend = OpenedDevice::open(kind).await.unwrap();
     let spec = TrainSpec { learning_rate: lr, seed: 11, ..TrainSpec::new(spec, SIZE) };
     let mut trainer = Trainer::new(&spec, &backend.device).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: SIZE, seed: 5 };
@@ -144,7 +144,7 @@ macro_rules! families {
 
             #[wasm_bindgen_test]
             async fn every_optimiser() {
-                let label = cnn_train::Backend::open(cnn_train::BackendKind::Wgpu).await.unwrap().label;
+                let label = cnn_train::OpenedDevice::open(cnn_train::BackendKind::Wgpu).await.unwrap().label;
                 assert!(label.starts_with("WebGPU"), "the browser's wgpu should run on WebGPU, got {label}");
                 super::every_optimiser_trains(cnn_train::BackendKind::Wgpu).await;
             }
@@ -182,8 +182,8 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn gpu_kernels_equal_the_cpu_kernels_on_webgpu() {
-    let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
-    let webgpu = Backend::open(BackendKind::Wgpu).await.unwrap();
+    let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
+    let webgpu = OpenedDevice::open(BackendKind::Wgpu).await.unwrap();
     cnn_kernels::gpu::check::convolutions(&cpu.device, &webgpu.device).await;
     cnn_kernels::gpu::check::linear_layers(&cpu.device, &webgpu.device).await;
     cnn_kernels::gpu::check::batch_norms(&cpu.device, &webgpu.device).await;
@@ -197,19 +197,19 @@ async fn gpu_kernels_equal_the_cpu_kernels_on_webgpu() {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn a_look_on_webgpu_agrees_with_the_cpu() {
-    use cnn_train::{Cancel, Checkpoint, Checkpoints, looks, train_from};
+    use cnn_train::{Checkpoint, Checkpoints, RunControl, explain, train_from};
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(32);
-    let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+    let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
     let spec = TrainSpec { seed: 11, batch_size: 16, learning_rate: 0.1, ..TrainSpec::new(tiny("resnet").spec, SIZE) };
     let mut saved = None;
     let keep = Checkpoints { resume: None, keep: Some(Box::new(|c: Checkpoint| saved = Some(c))) };
-    train_from(&spec, &data, &data, &cpu, &Cancel::default(), keep, |_| {}).await.unwrap();
+    train_from(&spec, &data, &data, &cpu, &RunControl::default(), keep, |_| {}).await.unwrap();
     let checkpoint = saved.unwrap();
-    let picture = looks::test_picture(&checkpoint, &data, 3).unwrap();
-    let ask = looks::Ask { class: Some(2), row: Some(1) };
-    let on_cpu = looks::look(&checkpoint, &picture, ask, &cpu).await.unwrap();
-    let webgpu = Backend::open(BackendKind::Wgpu).await.unwrap();
-    let on_gpu = looks::look(&checkpoint, &picture, ask, &webgpu).await.unwrap();
+    let picture = explain::test_picture(&checkpoint, &data, 3).unwrap();
+    let request = explain::ExplainRequest { class: Some(2), row: Some(1) };
+    let on_cpu = explain::explain(&checkpoint, &picture, request, &cpu).await.unwrap();
+    let webgpu = OpenedDevice::open(BackendKind::Wgpu).await.unwrap();
+    let on_gpu = explain::explain(&checkpoint, &picture, request, &webgpu).await.unwrap();
     for (a, b) in on_cpu.probabilities.iter().zip(&on_gpu.probabilities) {
         assert!((a - b).abs() < 1e-4, "{:?} {:?}", on_cpu.probabilities, on_gpu.probabilities);
     }
@@ -245,9 +245,9 @@ fn report(message: &str) {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen_test::wasm_bindgen_test]
 async fn a_webgpu_run_keeps_its_checkpoint_when_the_gpu_is_lost() {
-    use cnn_train::{Cancel, Checkpoint, Checkpoints, Event, TrainError, evaluate, train_from};
+    use cnn_train::{Checkpoint, Checkpoints, Event, RunControl, TrainError, evaluate, train_from};
     let data = Dataset::from_gz(Split::Test, IMAGES, LABELS).unwrap().head(64);
-    let webgpu = Backend::open(BackendKind::Wgpu).await.unwrap();
+    let webgpu = OpenedDevice::open(BackendKind::Wgpu).await.unwrap();
     let spec = TrainSpec {
         epochs: 2,
         batch_size: 16,
@@ -269,15 +269,15 @@ async fn a_webgpu_run_keeps_its_checkpoint_when_the_gpu_is_lost() {
             epochs.push(stats)
         }
     };
-    let error = train_from(&spec, &data, &data, &webgpu, &Cancel::default(), keep, on_event).await.unwrap_err();
+    let error = train_from(&spec, &data, &data, &webgpu, &RunControl::default(), keep, on_event).await.unwrap_err();
     assert!(matches!(error, TrainError::GpuLost(_)), "{error:?}");
     let checkpoint = Checkpoint::from_bytes(&kept.pop().unwrap().to_bytes()).unwrap();
     assert_eq!((checkpoint.epoch, epochs.len()), (1, 1));
-    let cpu = Backend::open(BackendKind::Cpu).await.unwrap();
+    let cpu = OpenedDevice::open(BackendKind::Cpu).await.unwrap();
     let on_cpu = evaluate(&checkpoint, &data, &cpu).await.unwrap();
     assert!((on_cpu.loss - epochs[0].test_loss).abs() < 1e-4, "CPU {}, WebGPU {}", on_cpu.loss, epochs[0].test_loss);
 
-    let again = Backend::open(BackendKind::Wgpu).await.unwrap();
+    let again = OpenedDevice::open(BackendKind::Wgpu).await.unwrap();
     let mut trainer = Trainer::new(&spec, &again.device).unwrap();
     let plan = BatchPlan { batch_size: 16, image_size: SIZE, seed: 1 };
     assert!(trainer.step(&plan.batch(&data, &(0..16).collect::<Vec<_>>()), 0.002).await.unwrap().loss.is_finite());

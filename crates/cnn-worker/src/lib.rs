@@ -8,5 +8,6 @@
 
 pub mod data;
 pub mod protocol;
+pub mod requests;
 pub mod store;
 pub mod worker;

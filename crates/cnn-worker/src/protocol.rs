@@ -2,8 +2,8 @@
 
 use cnn_models::ModelSpec;
 use cnn_train::bench::{Speed, Trial};
+use cnn_train::explain::{ExplainRequest, Explanation, GreyMaps};
 use cnn_train::inspect::Predictions;
-use cnn_train::looks::{Ask, Look, Maps};
 use cnn_train::{BackendKind, Event, TrainSpec};
 use js_sys::{Array, Uint8Array};
 use serde::de::DeserializeOwned;
@@ -50,12 +50,12 @@ pub enum ToWorker {
         test_images: usize,
         backend: BackendKind,
     },
-    /// What run `run`'s network makes of one picture (answered by [`FromWorker::Looked`]).
-    Look {
+    /// What run `run`'s network makes of one picture (answered by [`FromWorker::Explained`]).
+    Explain {
         run: u64,
         backend: BackendKind,
         picture: Picture,
-        ask: Ask,
+        request: ExplainRequest,
         /// RGBA pixels for [`Picture::Pixels`], else empty.
         #[serde(skip)]
         bytes: Vec<u8>,
@@ -100,7 +100,7 @@ pub enum Picture {
 pub struct Inspection {
     pub predictions: Predictions,
     /// The first convolution's filters.
-    pub filters: Maps,
+    pub filters: GreyMaps,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -162,9 +162,9 @@ pub enum FromWorker {
         #[serde(skip)]
         pixels: Vec<u8>,
     },
-    Looked {
+    Explained {
         run: u64,
-        result: Result<Look, String>,
+        result: Result<Explanation, String>,
     },
     /// A request that is not a run (an export) could not be answered: the sentence.
     Refused(String),
@@ -185,14 +185,14 @@ pub trait Attached: Serialize + DeserializeOwned {
 impl Attached for ToWorker {
     fn attachment(&self) -> Option<&Vec<u8>> {
         match self {
-            ToWorker::Look { bytes, .. } => Some(bytes),
+            ToWorker::Explain { bytes, .. } => Some(bytes),
             _ => None,
         }
     }
 
     fn attachment_mut(&mut self) -> Option<&mut Vec<u8>> {
         match self {
-            ToWorker::Look { bytes, .. } => Some(bytes),
+            ToWorker::Explain { bytes, .. } => Some(bytes),
             _ => None,
         }
     }

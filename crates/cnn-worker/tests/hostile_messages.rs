@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use cnn_models::ModelSpec;
 use cnn_train::bench::Trial;
-use cnn_train::looks::Ask;
-use cnn_train::{BackendKind, EpochStats, Event, TrainSpec};
+use cnn_train::explain::ExplainRequest;
+use cnn_train::{BackendKind, EpochStats, Event, StepReport, TrainSpec};
 use cnn_worker::protocol::{FromWorker, Picture, ToWorker, encode, read};
 use proptest::prelude::*;
 
@@ -34,14 +34,20 @@ fn to_worker() -> Vec<ToWorker> {
         ToWorker::Evaluate { run: 7, test_images: 10_000, backend },
         ToWorker::Export { run: 7 },
         ToWorker::Inspect { run: 7, test_images: 2_000, backend: BackendKind::Wgpu },
-        ToWorker::Look {
+        ToWorker::Explain {
             run: 7,
             backend,
             picture: Picture::Pixels { width: 280, height: 280 },
-            ask: Ask { class: Some(3), row: Some(2) },
+            request: ExplainRequest { class: Some(3), row: Some(2) },
             bytes: vec![],
         },
-        ToWorker::Look { run: 7, backend, picture: Picture::Test(9_999), ask: Ask::default(), bytes: vec![] },
+        ToWorker::Explain {
+            run: 7,
+            backend,
+            picture: Picture::Test(9_999),
+            request: ExplainRequest::default(),
+            bytes: vec![],
+        },
         ToWorker::LoseGpu,
         ToWorker::Bench {
             model: model(),
@@ -77,7 +83,7 @@ fn from_worker() -> Vec<FromWorker> {
             test_images: 64,
             steps_per_epoch: 20,
         }),
-        FromWorker::Event(Event::Step {
+        FromWorker::Event(Event::Step(StepReport {
             epoch: 1,
             step: 7,
             steps: 20,
@@ -87,7 +93,7 @@ fn from_worker() -> Vec<FromWorker> {
             batch_accuracy: 0.25,
             examples_per_sec: 100.0,
             learning_rate: 0.05,
-        }),
+        })),
         FromWorker::Event(Event::Epoch(stats)),
         FromWorker::Event(Event::Cancelled),
         FromWorker::Finished,
@@ -136,7 +142,7 @@ fn deep_nesting_and_huge_numbers_are_sentences() {
         "[".repeat(100_000),
         format!("{}{}", "{\"Pause\":".repeat(50_000), "}".repeat(50_000)),
         r#"{"Evaluate":{"run":1e400,"test_images":-1,"backend":"Cpu"}}"#.to_string(),
-        r#"{"Look":{"run":1,"backend":"Cpu","picture":{"Pixels":{"width":4294967296,"height":1}},"ask":{}}}"#
+        r#"{"Explanation":{"run":1,"backend":"Cpu","picture":{"Pixels":{"width":4294967296,"height":1}},"request":{}}}"#
             .to_string(),
         String::new(),
     ] {

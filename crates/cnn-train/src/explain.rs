@@ -14,19 +14,19 @@ use serde::{Deserialize, Serialize};
 use crate::inspect::{CLASSES, most_likely};
 use crate::run::trained;
 use crate::trainer::read;
-use crate::{Backend, Checkpoint, TrainError};
+use crate::{Checkpoint, OpenedDevice, TrainError};
 
 /// Maps of one size, map after map and row by row, each scaled for the eye to 0..=255 (see
-/// [`Maps::stretched`] and [`Maps::from_zero`]).
+/// [`GreyMaps::stretched`] and [`GreyMaps::from_zero`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Maps {
+pub struct GreyMaps {
     pub count: usize,
     pub height: usize,
     pub width: usize,
     pub grey: Vec<u8>,
 }
 
-impl Maps {
+impl GreyMaps {
     /// Each map from its least value (black) to its largest (white); a flat map is black.
     pub fn stretched(values: &[f32], count: usize, height: usize, width: usize) -> Self {
         Self::scaled(values, count, height, width, |map| {
@@ -59,7 +59,7 @@ impl Maps {
 
 /// What to look at besides the probabilities.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ask {
+pub struct ExplainRequest {
     /// The class whose score the saliency and the activation map explain; the predicted one
     /// where absent.
     pub class: Option<usize>,
@@ -69,19 +69,19 @@ pub struct Ask {
 
 /// What the network makes of one picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Look {
+pub struct Explanation {
     pub probabilities: Vec<f32>,
     /// The class explained.
     pub class: usize,
     /// The picture as the network gets it (one map at the run's image size).
-    pub picture: Maps,
+    pub picture: GreyMaps,
     /// How much each pixel moves the class's score: the gradient's magnitude.
-    pub saliency: Maps,
+    pub saliency: GreyMaps,
     /// Where the class was found, at the resolution of the maps the global pooling averages;
     /// none for a network that does not end in global average pooling.
-    pub activation: Option<Maps>,
+    pub activation: Option<GreyMaps>,
     /// The asked row's output channels.
-    pub features: Option<Maps>,
+    pub features: Option<GreyMaps>,
 }
 
 /// Test image `index` as a checkpoint's model takes it (resized to its image size, normalised).
@@ -97,7 +97,12 @@ pub fn test_picture(checkpoint: &Checkpoint, test: &Dataset, index: usize) -> Re
 
 /// What the checkpoint's model makes of `picture` (`size * size` normalised values at its image
 /// size, as [`test_picture`] and [`cnn_data::convert`] give them).
-pub async fn look(checkpoint: &Checkpoint, picture: &[f32], ask: Ask, backend: &Backend) -> Result<Look, TrainError> {
+pub async fn explain(
+    checkpoint: &Checkpoint,
+    picture: &[f32],
+    request: ExplainRequest,
+    backend: &OpenedDevice,
+) -> Result<Explanation, TrainError> {
     let spec = &checkpoint.spec;
     let size = spec.image_size;
     if picture.len() != size * size {
@@ -105,23 +110,23 @@ pub async fn look(checkpoint: &Checkpoint, picture: &[f32], ask: Ask, backend: &
         return Err(TrainError::Setting { what: "the picture", rule, value });
     }
     let analysis = spec.check()?;
-    if let Some(row) = ask.row.filter(|&row| row >= analysis.rows.len()) {
+    if let Some(row) = request.row.filter(|&row| row >= analysis.rows.len()) {
         let rule = "a row of the layer table";
         return Err(TrainError::Setting { what: "the layer", rule, value: format!("row {row}") });
     }
-    if let Some(class) = ask.class.filter(|&class| class >= CLASSES) {
+    if let Some(class) = request.class.filter(|&class| class >= CLASSES) {
         return Err(TrainError::Setting { what: "the class", rule: "0 to 9", value: class.to_string() });
     }
     let (trainer, _) = trained(checkpoint, backend)?;
     let model = trainer.model()?.clone().freeze();
     let image = || Tensor::<4>::from_data(TensorData::new(picture.to_vec(), [1, 1, size, size]), trainer.device());
-    let features = match ask.row {
+    let features = match request.row {
         Some(row) => {
             let inner = trainer.device().clone().without_autodiff();
             let maps = trainer.model()?.valid().feature_maps(image().to_device(&inner), row);
             let maps = maps.ok_or_else(|| TrainError::Device(format!("row {row} was not reached")))?;
             let [_, c, h, w] = maps.dims();
-            Some(Maps::stretched(&read(maps).await?, c, h, w))
+            Some(GreyMaps::stretched(&read(maps).await?, c, h, w))
         }
         None => None,
     };
@@ -129,7 +134,7 @@ pub async fn look(checkpoint: &Checkpoint, picture: &[f32], ask: Ask, backend: &
     let images = image().require_grad();
     let logits = model.forward(images.clone());
     let probabilities = read(softmax(logits.clone().detach(), 1)).await?;
-    let class = ask.class.unwrap_or_else(|| most_likely(&probabilities).0);
+    let class = request.class.unwrap_or_else(|| most_likely(&probabilities).0);
     let grads = logits.slice([0..1, class..class + 1]).sum().backward();
     let gradient = images.grad(&grads).ok_or_else(|| TrainError::Device("the input got no gradient".into()))?;
     let saliency: Vec<f32> = read(gradient).await?.iter().map(|g| g.abs()).collect();
@@ -143,27 +148,27 @@ pub async fn look(checkpoint: &Checkpoint, picture: &[f32], ask: Ask, backend: &
             let [_, c, h, w] = maps.dims();
             let gradient = maps.grad(&grads).ok_or_else(|| TrainError::Device("the maps got no gradient".into()))?;
             let cam = activation_map(&read(maps.detach()).await?, &read(gradient).await?, c, h * w);
-            Some(Maps::from_zero(&cam, 1, h, w))
+            Some(GreyMaps::from_zero(&cam, 1, h, w))
         }
         None => None,
     };
-    Ok(Look {
+    Ok(Explanation {
         probabilities,
         class,
-        picture: Maps::stretched(picture, 1, size, size),
-        saliency: Maps::from_zero(&saliency, 1, size, size),
+        picture: GreyMaps::stretched(picture, 1, size, size),
+        saliency: GreyMaps::from_zero(&saliency, 1, size, size),
         activation,
         features,
     })
 }
 
 /// The first convolution's filters, one map per (output, input) channel pair.
-pub async fn filters(checkpoint: &Checkpoint, backend: &Backend) -> Result<Maps, TrainError> {
+pub async fn filters(checkpoint: &Checkpoint, backend: &OpenedDevice) -> Result<GreyMaps, TrainError> {
     let (trainer, _) = trained(checkpoint, backend)?;
     let weights = trainer.model()?.valid().first_filters();
     let weights = weights.ok_or_else(|| TrainError::Device("this network has no convolution".into()))?;
     let [out, channels, h, w] = weights.dims();
-    Ok(Maps::stretched(&read(weights).await?, out * channels, h, w))
+    Ok(GreyMaps::stretched(&read(weights).await?, out * channels, h, w))
 }
 
 /// Class activation map from `channels` maps of `pixels` values and the class score's gradient
@@ -190,8 +195,8 @@ mod tests {
     use crate::{BackendKind, TrainSpec, Trainer};
 
     /// A checkpoint of `model`'s freshly drawn weights, with the CPU backend.
-    fn fresh(model: ModelSpec, size: usize) -> (Checkpoint, Backend) {
-        let cpu = pollster::block_on(Backend::open(BackendKind::Cpu)).unwrap();
+    fn fresh(model: ModelSpec, size: usize) -> (Checkpoint, OpenedDevice) {
+        let cpu = pollster::block_on(OpenedDevice::open(BackendKind::Cpu)).unwrap();
         let spec = TrainSpec::new(model, size);
         let (weights, optimizer) = pollster::block_on(Trainer::new(&spec, &cpu.device).unwrap().save_state()).unwrap();
         (Checkpoint { spec, epoch: 0, history: vec![], images: None, weights, optimizer, verified: false }, cpu)
@@ -206,7 +211,7 @@ mod tests {
         )
         .unwrap();
         let (checkpoint, cpu) = fresh(model, 8);
-        let look = pollster::block_on(look(&checkpoint, &[0.5; 64], Ask::default(), &cpu)).unwrap();
+        let look = pollster::block_on(explain(&checkpoint, &[0.5; 64], ExplainRequest::default(), &cpu)).unwrap();
         let map = look.saliency.map(0);
         for (i, &value) in map.iter().enumerate() {
             let (y, x) = (i / 8, i % 8);
@@ -225,8 +230,8 @@ mod tests {
         let analysis = model.analyze(InputSpec::fashion_mnist(64)).unwrap();
         let (checkpoint, cpu) = fresh(model, 64);
         let picture: Vec<f32> = (0..64 * 64).map(|i| (i % 64) as f32 / 64.0).collect();
-        let ask = Ask { class: Some(3), row: Some(2) };
-        let look = pollster::block_on(look(&checkpoint, &picture, ask, &cpu)).unwrap();
+        let request = ExplainRequest { class: Some(3), row: Some(2) };
+        let look = pollster::block_on(explain(&checkpoint, &picture, request, &cpu)).unwrap();
         assert_eq!(look.class, 3);
         let [_, h, w] = analysis.rows[analysis.pooled_row().unwrap()].shape;
         let cam = look.activation.unwrap();
@@ -249,21 +254,22 @@ mod tests {
     #[test]
     fn bad_asks_get_sentences() {
         let (checkpoint, cpu) = fresh(ModelSpec::preset("resnet-small").unwrap(), 28);
-        let ask = |row, class| pollster::block_on(look(&checkpoint, &[0.0; 784], Ask { class, row }, &cpu));
-        let err = ask(Some(999), None).unwrap_err().to_string();
+        let request =
+            |row, class| pollster::block_on(explain(&checkpoint, &[0.0; 784], ExplainRequest { class, row }, &cpu));
+        let err = request(Some(999), None).unwrap_err().to_string();
         assert_eq!(err, "the layer must be a row of the layer table, got row 999");
-        assert_eq!(ask(None, Some(10)).unwrap_err().to_string(), "the class must be 0 to 9, got 10");
-        let err = pollster::block_on(look(&checkpoint, &[0.0; 100], Ask::default(), &cpu)).unwrap_err();
+        assert_eq!(request(None, Some(10)).unwrap_err().to_string(), "the class must be 0 to 9, got 10");
+        let err = pollster::block_on(explain(&checkpoint, &[0.0; 100], ExplainRequest::default(), &cpu)).unwrap_err();
         assert_eq!(err.to_string(), "the picture must be one value per pixel at the run's image size, got 100 values");
     }
 
     #[test]
     fn maps_are_scaled_each_on_its_own() {
-        let maps = Maps::stretched(&[1.0, 3.0, 2.0, 2.0, -4.0, 0.0, 4.0, 0.0], 2, 2, 2);
+        let maps = GreyMaps::stretched(&[1.0, 3.0, 2.0, 2.0, -4.0, 0.0, 4.0, 0.0], 2, 2, 2);
         assert_eq!(maps.map(0), [0, 255, 128, 128]);
         assert_eq!(maps.map(1), [0, 128, 255, 128]);
-        assert_eq!(Maps::stretched(&[5.0; 4], 1, 2, 2).grey, [0; 4]);
-        assert_eq!(Maps::from_zero(&[0.0, 2.0, -1.0, 1.0], 1, 2, 2).grey, [0, 255, 0, 128]);
+        assert_eq!(GreyMaps::stretched(&[5.0; 4], 1, 2, 2).grey, [0; 4]);
+        assert_eq!(GreyMaps::from_zero(&[0.0, 2.0, -1.0, 1.0], 1, 2, 2).grey, [0, 255, 0, 128]);
     }
 
     #[test]

@@ -6,10 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData, PointerEvent};
 
-/// The canvas's 2D context, where the browser gives one.
-pub fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    canvas.get_context("2d").ok().flatten()?.dyn_into().ok()
-}
+use crate::files::context;
 
 /// `width * height` RGBA pixels on `canvas`, which takes that size.
 fn put(canvas: &HtmlCanvasElement, width: usize, height: usize, rgba: &[u8]) -> Option<CanvasRenderingContext2d> {

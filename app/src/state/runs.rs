@@ -1,17 +1,17 @@
-//! The runs list: every run the learner started, as stored (see [`runs`](crate::runs)), with its
-//! state and best test accuracy; rename, delete, draw one or several on the charts, resume.
+//! The runs list as the page holds it: every run the learner started, as stored (see
+//! [`run`](super::run)), the one in progress, those drawn on the charts, and what another tab
+//! said about them (see [`tabs`](super::tabs)).
 
 use cnn_models::Preset;
 use cnn_train::TrainSpec;
+use cnn_worker::store;
+use js_sys::Uint8Array;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use cnn_worker::store;
-use js_sys::Uint8Array;
-
+use super::run::{self, Run, RunState};
+use super::tabs::{Said, Tabs};
 use crate::files;
-use crate::runs::{self, Run, RunState};
-use crate::tabs::{Said, Tabs};
 
 /// The page's runs: the list, the one in progress, those drawn on the charts, and what storage
 /// last refused.
@@ -43,7 +43,7 @@ impl Runs {
         };
         runs.tabs.set_value(Some(Tabs::open(move |said| runs.heard(said))));
         spawn_local(async move {
-            match runs::load_all().await {
+            match run::load_all().await {
                 Ok((stored, refused)) => {
                     // A run started before storage answered is kept in front of the stored ones.
                     runs.list.update(|list| list.extend(stored));
@@ -78,7 +78,7 @@ impl Runs {
                 }
             }
             Said::Stored(json) => {
-                let Ok(run) = runs::decode(&json) else { return };
+                let Ok(run) = run::decode(&json) else { return };
                 if self.current() == Some(run.id) {
                     return;
                 }
@@ -100,7 +100,7 @@ impl Runs {
     }
 
     /// Whether run `id` is the one this tab trains (a run in training elsewhere is another tab's).
-    fn training_here(self, id: u64) -> bool {
+    pub fn training_here(self, id: u64) -> bool {
         self.current() == Some(id)
     }
 
@@ -117,6 +117,11 @@ impl Runs {
         self.store(id);
     }
 
+    /// Run `id` as the list holds it (none once deleted).
+    pub fn get(self, id: u64) -> Option<Run> {
+        self.list.with_untracked(|l| l.iter().find(|r| r.id == id).cloned())
+    }
+
     /// The run in progress, to store its checkpoints under.
     pub fn current(self) -> Option<u64> {
         self.current.get_value()
@@ -124,7 +129,7 @@ impl Runs {
 
     /// Makes stopped run `id` the one in progress again, and gives it back to be trained.
     pub fn resume(self, id: u64) -> Option<Run> {
-        let run = self.list.with_untracked(|l| l.iter().find(|r| r.id == id && r.resumable()).cloned())?;
+        let run = self.get(id).filter(Run::resumable)?;
         self.current.set_value(Some(id));
         self.draw_first(id);
         self.update(true, |r| r.state = RunState::Training);
@@ -145,7 +150,7 @@ impl Runs {
     }
 
     /// Draws run `id` on the charts beside the others, or takes it off.
-    fn toggle_drawn(self, id: u64, drawn: bool) {
+    pub fn toggle_drawn(self, id: u64, drawn: bool) {
         self.drawn.update(|d| {
             d.retain(|&other| other != id);
             if drawn {
@@ -187,7 +192,7 @@ impl Runs {
     }
 
     /// Downloads run `id`'s stored checkpoint, as the CLI's `--resume` and an upload take it.
-    fn download_checkpoint(self, id: u64, name: String) {
+    pub fn download_checkpoint(self, id: u64, name: String) {
         spawn_local(async move {
             let stored = store::get(store::CHECKPOINTS, id).await;
             let done = match stored {
@@ -204,9 +209,9 @@ impl Runs {
     }
 
     fn store(self, id: u64) {
-        let Some(run) = self.list.with_untracked(|l| l.iter().find(|r| r.id == id).cloned()) else { return };
+        let Some(run) = self.get(id) else { return };
         spawn_local(async move {
-            match runs::save(&run).await {
+            match run::save(&run).await {
                 Ok(json) => self.say(&Said::Stored(json)),
                 Err(why) => {
                     self.note.set(Some(format!("“{}” could not be stored: {why}. It goes on in memory.", run.name)))
@@ -215,141 +220,19 @@ impl Runs {
         });
     }
 
-    fn rename(self, id: u64, name: String) {
+    pub fn rename(self, id: u64, name: String) {
         self.list.update(|l| l.iter_mut().filter(|r| r.id == id).for_each(|r| r.name = name.clone()));
         self.store(id);
     }
 
-    fn delete(self, id: u64) {
+    pub fn delete(self, id: u64) {
         self.toggle_drawn(id, false);
         self.list.update(|l| l.retain(|r| r.id != id));
         spawn_local(async move {
-            match runs::delete(id).await {
+            match run::delete(id).await {
                 Ok(()) => self.say(&Said::Deleted(id)),
                 Err(why) => self.note.set(Some(format!("The run could not be deleted from storage: {why}."))),
             }
         });
-    }
-}
-
-/// The list; "Show" puts a run alone on the charts and its epochs in the table, its tick box
-/// draws it beside the others, `resume` trains a stopped run on from its last checkpoint.
-#[component]
-pub fn RunsView(
-    runs: Runs,
-    busy: Signal<bool>,
-    /// Whether a stopped run can go on: the data is loaded and the CPU's thread pool is ready
-    /// or known to be missing.
-    ready: Signal<bool>,
-    resume: Callback<u64>,
-    /// Asks the worker for a run's weights as safetensors.
-    export: Callback<u64>,
-    /// Checks and evaluates a checkpoint file the learner picked, and lists it as a run.
-    upload: Callback<web_sys::File>,
-    /// Looks inside a run's stored network.
-    inspect: Callback<u64>,
-) -> impl IntoView {
-    let row = move |run: Run| {
-        let id = run.id;
-        let best = run.best_accuracy().map_or("–".into(), |a| format!("{:.1}%", a * 100.0));
-        let state_class = match run.state {
-            RunState::Failed(_) => "state error",
-            _ => "state",
-        };
-        // Nothing of a run in progress is deleted or swapped out of the view under it.
-        let in_progress = run.state == RunState::Training;
-        let resumable = run.resumable();
-        // A checkpoint is kept after every finished epoch.
-        let kept = !run.epochs.is_empty();
-        let name = run.name.clone();
-        let describe = if in_progress && !runs.training_here(id) {
-            format!("training in another tab, {} of {} epochs", run.epochs.len(), run.settings.epochs)
-        } else {
-            run.describe()
-        };
-        view! {
-            <tr data-run=id.to_string()>
-                <td><input type="checkbox" class="draw" aria-label="draw on the charts"
-                    prop:checked=move || runs.drawn.with(|d| d.contains(&id))
-                    on:change=move |ev| runs.toggle_drawn(id, event_target_checked(&ev)) /></td>
-                <td><input class="run-name" aria-label="run name" prop:value=run.name.clone()
-                    on:change=move |ev| runs.rename(id, event_target_value(&ev)) /></td>
-                <td class=state_class>{describe}</td>
-                <td class="num best">{best}</td>
-                <td class="actions">
-                    <button type="button" class="show" disabled=move || busy.get()
-                        on:click=move |_| runs.drawn.set(vec![id])>"Show"</button>
-                    {resumable.then(|| view! {
-                        <button type="button" class="resume" disabled=move || busy.get() || !ready.get() on:click=move |_| resume.run(id)>"Resume"</button>
-                    })}
-                    {kept.then(|| view! {
-                        <button type="button" class="inspect" title="its test results, its mistakes, and what it sees in a picture"
-                            disabled=move || !ready.get() on:click=move |_| inspect.run(id)>"Inspect"</button>
-                        <button type="button" class="checkpoint" title="download the checkpoint: resume or inspect it later"
-                            on:click=move |_| runs.download_checkpoint(id, name.clone())>"Checkpoint"</button>
-                        <button type="button" class="safetensors" title="download the weights as safetensors, in PyTorch's layout"
-                            disabled=move || busy.get() || !ready.get() on:click=move |_| export.run(id)>"Safetensors"</button>
-                    })}
-                    // In progress here or in another tab: stopped first, there.
-                    <button type="button" class="delete" disabled=in_progress
-                        on:click=move |_| runs.delete(id)>"Delete"</button>
-                </td>
-            </tr>
-        }
-    };
-    view! {
-        <section class="runs">
-            <h2>"Runs"</h2>
-            {move || runs.note.get().map(|n| view! { <p id="runs-note" class="note">{n}</p> })}
-            <label class="upload">"Upload a checkpoint (.cnnckpt) to evaluate it and go on with it: "
-                <input type="file" id="upload" accept=".cnnckpt" disabled=move || busy.get() || !ready.get()
-                    on:change=move |ev| {
-                        let input: web_sys::HtmlInputElement = event_target(&ev);
-                        if let Some(file) = input.files().and_then(|f| f.get(0)) {
-                            upload.run(file);
-                        }
-                        // The same file picked again is a new upload.
-                        input.set_value("");
-                    } />
-            </label>
-            {move || runs.uploaded.get().map(|n| view! { <p id="upload-note" class="note">{n}</p> })}
-            {move || if runs.list.with(Vec::is_empty) {
-                view! { <p id="no-runs" class="note">"No runs yet: every run you train is kept here, across reloads."</p> }.into_any()
-            } else {
-                view! {
-                    <table id="runs">
-                        <thead><tr><th title="drawn on the charts">"chart"</th><th>"name"</th><th>"state"</th><th>"best test acc"</th><th></th></tr></thead>
-                        <tbody>{move || runs.list.get().into_iter().map(row).collect_view()}</tbody>
-                    </table>
-                }.into_any()
-            }}
-        </section>
-    }
-}
-
-/// The epochs of the first run drawn: the one in progress, or the one shown.
-#[component]
-pub fn EpochTable(runs: Runs) -> impl IntoView {
-    let rows = move || {
-        let first = runs.drawn.with(|d| d.first().copied());
-        runs.list.with(|l| l.iter().find(|r| Some(r.id) == first).map(|r| r.epochs.clone()).unwrap_or_default())
-    };
-    view! {
-        <table id="epoch-table">
-            <thead><tr><th>"epoch"</th><th>"train loss"</th><th>"train acc"</th><th>"test loss"</th><th>"test acc"</th><th>"examples/s"</th><th>"seconds"</th></tr></thead>
-            <tbody>
-                {move || rows().into_iter().map(|s| view! {
-                    <tr>
-                        <td>{s.epoch}</td>
-                        <td>{format!("{:.4}", s.train_loss)}</td>
-                        <td>{format!("{:.1}%", s.train_accuracy * 100.0)}</td>
-                        <td>{format!("{:.4}", s.test_loss)}</td>
-                        <td>{format!("{:.1}%", s.test_accuracy * 100.0)}</td>
-                        <td>{format!("{:.1}", s.examples_per_sec)}</td>
-                        <td>{format!("{:.1}", s.seconds)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
     }
 }

@@ -10,9 +10,9 @@ use charming::series::{Line, Scatter};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use crate::compare;
-use crate::runs::Run;
-use crate::runs_view::Runs;
+use super::legend;
+use crate::state::run::{Run, StepPoint};
+use crate::state::runs::Runs;
 
 #[wasm_bindgen]
 extern "C" {
@@ -65,12 +65,12 @@ struct Trace {
 }
 
 impl Trace {
-    fn points(&self, y: impl Fn(&crate::runs::StepPoint) -> Option<f64>) -> Vec<(f64, f64)> {
+    fn points(&self, y: impl Fn(&StepPoint) -> Option<f64>) -> Vec<(f64, f64)> {
         self.x.iter().zip(&self.run.steps).filter_map(|(x, s)| Some((*x, y(s)?))).collect()
     }
 
     /// The faint line of each batch and the smoothed one over it, in the run's colour.
-    fn per_step(&self, y: impl Fn(&crate::runs::StepPoint) -> Option<f64>, scale: f64) -> [Line; 2] {
+    fn per_step(&self, y: impl Fn(&StepPoint) -> Option<f64>, scale: f64) -> [Line; 2] {
         let points = self.points(y);
         let smooth =
             smoothed(&points.iter().map(|p| p.1).collect::<Vec<_>>(), (self.steps_per_epoch / 10.0).clamp(5.0, 50.0));
@@ -159,7 +159,7 @@ fn traces(runs: Runs) -> Vec<Trace> {
     let drawn = runs.drawn.get_untracked();
     let picked: Vec<Run> =
         runs.list.with_untracked(|l| drawn.iter().filter_map(|id| l.iter().find(|r| r.id == *id).cloned()).collect());
-    let labels = compare::labels(&picked.iter().collect::<Vec<_>>());
+    let labels = legend::labels(&picked.iter().collect::<Vec<_>>());
     picked
         .into_iter()
         .zip(labels)

@@ -3,34 +3,7 @@
 
 use leptos::prelude::*;
 
-/// The latest step the run in progress reported.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    pub epoch: usize,
-    pub epochs: usize,
-    pub step: usize,
-    pub steps: usize,
-    /// Training images per epoch.
-    pub images: usize,
-    /// The epoch's mean speed so far.
-    pub examples_per_sec: f64,
-}
-
-impl Progress {
-    /// Steps trained over all epochs, and all the run's steps.
-    pub fn steps_done(&self) -> (usize, usize) {
-        (self.epoch.saturating_sub(1) * self.steps + self.step, self.epochs * self.steps)
-    }
-
-    /// Seconds of training left at this speed (none once the last step is done); the test passes
-    /// after each epoch come on top.
-    pub fn seconds_left(&self) -> Option<f64> {
-        let (done, all) = self.steps_done();
-        let images_per_step = self.images as f64 / self.steps.max(1) as f64;
-        (self.examples_per_sec > 0.0 && done < all)
-            .then(|| (all - done) as f64 * images_per_step / self.examples_per_sec)
-    }
-}
+use crate::state::live::{Phase, Progress};
 
 /// `seconds` as a person reads a wait: "45 s", "3 min 05 s", "1 h 20 min".
 pub fn duration(seconds: f64) -> String {
@@ -45,14 +18,14 @@ pub fn duration(seconds: f64) -> String {
 /// The bar and its sentence, shown from the run's first step on; a run that ended before its
 /// last step (stopped, failed, its GPU lost) says where it stopped, with no time left.
 #[component]
-pub fn RunProgress(progress: Signal<Option<Progress>>, paused: Signal<bool>, running: Signal<bool>) -> impl IntoView {
+pub fn RunProgress(progress: Signal<Option<Progress>>, phase: Signal<Phase>) -> impl IntoView {
     move || {
         progress.get().map(|p| {
             let (done, all) = p.steps_done();
-            let stopped = !running.get() && done < all;
+            let stopped = !phase.get().running() && done < all;
             let state = if stopped {
                 "Stopped at e"
-            } else if paused.get() {
+            } else if phase.get() == Phase::Paused {
                 "Paused at e"
             } else {
                 "E"

@@ -6,19 +6,19 @@
 use std::sync::Arc;
 
 use cnn_data::CLASS_NAMES;
-use cnn_train::looks::{Ask, Look, Maps};
+use cnn_train::explain::{ExplainRequest, Explanation, GreyMaps};
 use cnn_worker::protocol::Picture;
 use leptos::prelude::*;
 
+use super::pictures::{DrawingPad, MapCanvas, Overlay};
 use crate::files;
-use crate::inspect_view::{Inspected, Inspector, capitalised};
-use crate::pictures::{DrawingPad, MapCanvas, Overlay};
+use crate::state::inspector::{Inspected, Inspector, capitalised};
 
 /// The most feature maps drawn for one layer (a DenseNet's concatenations hold hundreds).
 const MAX_MAPS: usize = 128;
 
 /// Every map of `maps` as a small canvas.
-fn grid(maps: &Maps, id: &'static str, limit: usize) -> impl IntoView + use<> {
+fn grid(maps: &GreyMaps, id: &'static str, limit: usize) -> impl IntoView + use<> {
     let canvases = (0..maps.count.min(limit))
         .map(|i| {
             let title = format!("channel {}", i + 1);
@@ -28,7 +28,7 @@ fn grid(maps: &Maps, id: &'static str, limit: usize) -> impl IntoView + use<> {
     view! { <div id=id class="maps">{canvases}</div> }
 }
 
-fn probabilities(look: &Look) -> impl IntoView + use<> {
+fn probabilities(look: &Explanation) -> impl IntoView + use<> {
     let rows = look
         .probabilities
         .iter()
@@ -46,7 +46,7 @@ fn probabilities(look: &Look) -> impl IntoView + use<> {
     view! { <table id="probabilities"><tbody>{rows}</tbody></table> }
 }
 
-fn looked(inspector: Inspector, inspected: &Inspected, look: Arc<Look>) -> impl IntoView + use<> {
+fn explained(inspector: Inspector, inspected: &Inspected, look: Arc<Explanation>) -> impl IntoView + use<> {
     let size = look.picture.width;
     let picture = look.picture.grey.clone();
     let saliency = (look.saliency.width, look.saliency.height, look.saliency.grey.clone());
@@ -70,7 +70,7 @@ fn looked(inspector: Inspector, inspected: &Inspected, look: Arc<Look>) -> impl 
         .into_any(),
     };
     let features = look.features.as_ref().map(|maps| {
-        let row = inspector.ask.get_untracked().row.unwrap_or(0);
+        let row = inspector.request.get_untracked().row.unwrap_or(0);
         let name = inspected.layers.get(row).cloned().unwrap_or_default();
         let more = (maps.count > MAX_MAPS).then(|| format!(" The first {MAX_MAPS} are drawn."));
         let (count, more) = (maps.count, more.unwrap_or_default());
@@ -78,7 +78,7 @@ fn looked(inspector: Inspector, inspected: &Inspected, look: Arc<Look>) -> impl 
         view! { <p class="maps-heading">{heading}</p>{grid(maps, "feature-maps", MAX_MAPS)} }
     });
     view! {
-        <p id="look-caption">{format!("{}: “{explained}”, {:.1}%.", capitalised(&inspector.looking()), look.probabilities[look.class] * 100.0)}</p>
+        <p id="look-caption">{format!("{}: “{explained}”, {:.1}%.", capitalised(&inspector.picture_name()), look.probabilities[look.class] * 100.0)}</p>
         <div class="look">
             {probabilities(&look)}
             <figure>
@@ -96,30 +96,30 @@ fn looked(inspector: Inspector, inspected: &Inspected, look: Arc<Look>) -> impl 
 }
 
 #[component]
-pub fn LookView(inspector: Inspector, inspected: Arc<Inspected>) -> impl IntoView {
+pub fn ExplainView(inspector: Inspector, inspected: Arc<Inspected>) -> impl IntoView {
     let last = inspected.test_images().saturating_sub(1);
     let index = RwSignal::new(String::from("0"));
     let look_at_index = move || match index.get_untracked().trim().parse::<usize>() {
-        Ok(i) if i <= last => inspector.look_at(Picture::Test(i), vec![], format!("test image {i}")),
-        _ => inspector.look_note.set(Some(format!("Choose a test image from 0 to {last}."))),
+        Ok(i) if i <= last => inspector.explain(Picture::Test(i), vec![], format!("test image {i}")),
+        _ => inspector.explain_note.set(Some(format!("Choose a test image from 0 to {last}."))),
     };
     let drawn = Callback::new(move |(width, height, rgba): (u32, u32, Vec<u8>)| {
-        inspector.look_at(Picture::Pixels { width, height }, rgba, "your drawing".into())
+        inspector.explain(Picture::Pixels { width, height }, rgba, "your drawing".into())
     });
     let upload = move |file: web_sys::File| {
         let name = file.name();
         leptos::task::spawn_local(async move {
             match files::pixels(&file).await {
                 Ok((width, height, rgba)) => {
-                    inspector.look_at(Picture::Pixels { width, height }, rgba, format!("“{name}”"))
+                    inspector.explain(Picture::Pixels { width, height }, rgba, format!("“{name}”"))
                 }
-                Err(why) => inspector.look_note.set(Some(format!("“{name}” cannot be looked at: {why}."))),
+                Err(why) => inspector.explain_note.set(Some(format!("“{name}” cannot be looked at: {why}."))),
             }
         });
     };
-    let set_ask = move |change: &dyn Fn(&mut Ask)| {
-        inspector.ask.update(|ask| change(ask));
-        inspector.ask_again();
+    let set_request = move |change: &dyn Fn(&mut ExplainRequest)| {
+        inspector.request.update(|request| change(request));
+        inspector.explain_again();
     };
     let layers = inspected
         .layers
@@ -163,7 +163,7 @@ pub fn LookView(inspector: Inspector, inspected: Arc<Inspected>) -> impl IntoVie
                 <label>"Explain the class "
                     <select id="look-class" on:change=move |ev| {
                         let class = event_target_value(&ev).parse().ok();
-                        set_ask(&|ask| ask.class = class);
+                        set_request(&|request| request.class = class);
                     }>
                         <option value="" selected>"predicted"</option>
                         {classes}
@@ -172,13 +172,13 @@ pub fn LookView(inspector: Inspector, inspected: Arc<Inspected>) -> impl IntoVie
                 <label>"Feature maps of layer "
                     <select id="look-layer" on:change=move |ev| {
                         let row = event_target_value(&ev).parse().ok();
-                        set_ask(&|ask| ask.row = row);
+                        set_request(&|request| request.row = row);
                     }>{layers}</select>
                 </label>
             </div>
         </div>
-        {move || inspector.look_note.get().map(|n| view! { <p id="look-note" class="note">{n}</p> })}
-        {move || inspector.look.get().map(|look| looked(inspector, &shown, look))}
+        {move || inspector.explain_note.get().map(|n| view! { <p id="look-note" class="note">{n}</p> })}
+        {move || inspector.explanation.get().map(|look| explained(inspector, &shown, look))}
         <p>{filters_heading}</p>
         {filters}
     }

@@ -4,21 +4,15 @@
 
 use cnn_models::analysis::BYTES;
 use cnn_models::compare::compare;
+use cnn_models::graph::OpKind;
 use cnn_models::units::{bytes, si, thousands};
-use cnn_models::{Analysis, InputSpec, ModelSpec, PRESETS, Preset, Row};
+use cnn_models::{Analysis, PRESETS, Preset, Row};
 use leptos::prelude::*;
 
 use cnn_setup::spec_text;
 
 fn shape([c, h, w]: [usize; 3]) -> String {
     if h == 1 && w == 1 { format!("{c}") } else { format!("{c}×{h}×{w}") }
-}
-
-/// The table of `spec` at `size` pixels of Fashion-MNIST, or the sentence saying why there is none.
-pub fn analyze(spec: &Result<ModelSpec, String>, size: &str) -> Result<Analysis, String> {
-    let spec = spec.as_ref().map_err(Clone::clone)?;
-    let size: usize = size.trim().parse().map_err(|_| format!("the image size must be a number, got {size:?}"))?;
-    spec.analyze(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())
 }
 
 #[component]
@@ -162,7 +156,7 @@ fn LayerTable(rows: Memo<Vec<Row>>) -> impl IntoView {
                     view! {
                         <tr class:dense=r.dense>
                             <td class="name" style=indent title=r.name.clone()>{name}</td>
-                            <td class="op">{if r.depth == 0 && r.op == "block" { String::new() } else { r.op.clone() }}</td>
+                            <td class="op">{if r.depth == 0 && r.kind == OpKind::Block { String::new() } else { r.op.clone() }}</td>
                             <td>{shape(r.shape)}</td>
                             <td>{thousands(r.params as u64)}</td>
                             <td>{thousands(r.macs)}</td>

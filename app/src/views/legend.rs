@@ -4,7 +4,7 @@
 use cnn_models::Preset;
 use cnn_train::{Optimizer, Schedule};
 
-use crate::runs::Run;
+use crate::state::run::Run;
 
 /// A run's settings as (what, value) pairs in the words of the training form.
 fn settings(run: &Run) -> Vec<(&'static str, String)> {
