@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 TRUNK_VERSION=0.22.1
-log() { printf '\n== %s\n' "$*"; }
+log() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || { log "wasm32 target"; rustup target add wasm32-unknown-unknown; }
 # The threaded CPU worker (dev/build-threads.sh) rebuilds std with atomics: nightly's std sources.
@@ -35,8 +35,11 @@ fi
 
 if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
   log "trunk $TRUNK_VERSION"
-  # trunk 0.22 needs a newer rustc than stable here; the machine's nightly builds it.
-  cargo +nightly install trunk --version "$TRUNK_VERSION" --locked --force
+  # trunk 0.22 needs a newer rustc than stable here; the machine's nightly builds it. Its own
+  # release profile (fat LTO, one codegen unit) optimises the whole tool on one core at the end,
+  # for a tool that mostly waits on cargo: built here without LTO, in parallel codegen units.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo +nightly install trunk --version "$TRUNK_VERSION" --locked --force
 fi
 
 # ECharts draws the page's charts; the site serves it from app/node_modules (npm, pinned by its lock file).
