@@ -214,11 +214,6 @@ impl Session {
             _ => {}
         }
     }
-
-    /// The form's backend for work that is not a run (an upload's evaluation).
-    pub(super) fn measuring(self) -> BackendKind {
-        self.setup.measuring()
-    }
 }
 
 /// The CPU's work goes to the threaded worker once its pool is ready; the rest to the main one.

@@ -43,7 +43,7 @@ impl Session {
             runs.uploaded.set(Some(format!("Evaluating “{name}” on {test_images} test images…")));
             self.uploading.set_value(Some(Upload { run, file: name.clone(), verified: checkpoint.verified }));
             // On the CPU's threads where they are ready, else in the main worker.
-            let backend = self.measuring();
+            let backend = self.setup.measuring();
             self.send_for(backend, &ToWorker::Evaluate { run: id, test_images, backend });
         });
     }
