@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use support::{
-    browser, choose, choose_backend, click, css_text, dist, into_epoch_2, open_with_threads, ready_with_threads,
-    screenshots, serve, set_field, set_fields, text, value, wait_for, wait_for_chart,
+    browser, choose, choose_backend, click, css_text, dist, downloaded, into_epoch_2, open_with_threads,
+    ready_with_threads, screenshots, serve, set_field, set_fields, text, value, wait_for, wait_for_chart,
 };
 
 /// A VGG block of a billion convolutions: a typo, or a link meant to freeze the page.
@@ -614,18 +614,6 @@ async fn a_link_carries_the_whole_setup_to_a_fresh_browser() {
          shorter), so the page opens with its defaults."
     );
     client.close().await.expect("close the browser");
-}
-
-/// A file in `dir` whose name ends with `extension`, once the browser has finished writing it.
-async fn downloaded(dir: &std::path::Path, extension: &str) -> std::path::PathBuf {
-    for _ in 0..150 {
-        let files = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
-        if let Some(file) = files.into_iter().find(|p| p.extension().is_some_and(|e| e == extension)) {
-            return file;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("no .{extension} file in {} after 30 s", dir.display());
 }
 
 /// The sections of a checkpoint file: its magic tag, then its settings' JSON and the rest.

@@ -290,3 +290,15 @@ pub async fn wait_for_chart(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A file in `dir` whose name ends with `extension`, once the browser has finished writing it.
+pub async fn downloaded(dir: &std::path::Path, extension: &str) -> std::path::PathBuf {
+    for _ in 0..150 {
+        let files = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
+        if let Some(file) = files.into_iter().find(|p| p.extension().is_some_and(|e| e == extension)) {
+            return file;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no .{extension} file in {} after 30 s", dir.display());
+}

@@ -26,6 +26,8 @@ pub struct Runs {
     pub note: RwSignal<Option<String>>,
     /// What became of the last checkpoint uploaded.
     pub uploaded: RwSignal<Option<String>>,
+    /// Whether the stored runs were read (a sweep goes on after a reload only then).
+    pub loaded: RwSignal<bool>,
     tabs: StoredValue<Option<Tabs>, LocalStorage>,
 }
 
@@ -39,6 +41,7 @@ impl Runs {
             stepped: Trigger::new(),
             note: RwSignal::new(None),
             uploaded: RwSignal::new(None),
+            loaded: RwSignal::new(false),
             tabs: StoredValue::new_local(None),
         };
         runs.tabs.set_value(Some(Tabs::open(move |said| runs.heard(said))));
@@ -58,6 +61,7 @@ impl Runs {
                 }
                 Err(why) => runs.note.set(Some(format!("Past runs could not be read: {why}."))),
             }
+            runs.loaded.set(true);
             // Asked once the list is read, so that what the others answer replaces what it read.
             runs.say(&Said::Opened);
         });
@@ -106,15 +110,23 @@ impl Runs {
 
     /// A new run in front of the list, stored at once.
     pub fn start(self, settings: TrainSpec, images: (usize, usize)) {
-        let id = js_sys::Date::now() as u64;
         let model = Preset::of(&settings.model).map_or("own spec", |p| p.name);
         let number = self.list.with_untracked(Vec::len) + 1;
         let name = format!("Run {number}: {model}, {} px", settings.image_size);
+        self.start_named(settings, images, name);
+    }
+
+    /// A new run called `name` in front of the list, stored at once; its id.
+    pub fn start_named(self, settings: TrainSpec, images: (usize, usize), name: String) -> u64 {
+        // Two runs started in one millisecond (a sweep's first, right after another) get apart.
+        let newest = self.list.with_untracked(|l| l.iter().map(|r| r.id).max().unwrap_or(0));
+        let id = (js_sys::Date::now() as u64).max(newest + 1);
         self.list.update(|l| l.insert(0, Run::new(id, name, settings, images)));
         self.current.set_value(Some(id));
         // The new run comes first on the charts; the runs ticked for comparison stay.
         self.draw_first(id);
         self.store(id);
+        id
     }
 
     /// Run `id` as the list holds it (none once deleted).

@@ -12,6 +12,7 @@ use super::live::{Live, Phase};
 use super::run::{Run, RunState};
 use super::runs::Runs;
 use super::setup::Setup;
+use super::sweeps::Sweeps;
 use crate::workers::{Workers, spawn_worker, threads_possible};
 
 /// A checkpoint being evaluated: the run it will be listed as, its file's name, and whether its
@@ -27,6 +28,7 @@ pub struct Session {
     pub setup: Setup,
     pub live: Live,
     pub runs: Runs,
+    pub sweeps: Sweeps,
     pub inspector: Inspector,
     pub(super) workers: StoredValue<Workers, LocalStorage>,
     /// An Auto run waits here while the main worker's trial chooses its backend.
@@ -42,7 +44,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(setup: Setup, live: Live, runs: Runs) -> Self {
+    pub fn new(setup: Setup, live: Live, runs: Runs, sweeps: Sweeps) -> Self {
         let workers = StoredValue::new_local(Workers::default());
         let on_threads = move |backend| on_threads(live, backend);
         let inspector = Inspector::new(
@@ -55,6 +57,7 @@ impl Session {
             setup,
             live,
             runs,
+            sweeps,
             inspector,
             workers,
             pending: StoredValue::new(None),
@@ -102,6 +105,7 @@ impl Session {
         // What WebGL's `WEBGL_lose_context` is for WebGL: the tests lose the worker's GPU with it.
         // Listens as long as the page lives: dropping the handle leaves the listener.
         let _listening = window_event_listener_untyped("cnn-lose-gpu", move |_| self.send(false, &ToWorker::LoseGpu));
+        self.keep_sweeping();
     }
 
     pub(super) fn send(self, to_threads: bool, message: &ToWorker) {
@@ -127,7 +131,7 @@ impl Session {
 
     /// A new run, or a stopped one going on (`resume`): the view is cleared and the run sent to
     /// the backend chosen in the menu.
-    fn launch(self, run: RunRequest, resume: bool) {
+    pub(super) fn launch(self, run: RunRequest, resume: bool) {
         self.threads_running.set_value(false);
         self.resuming.set_value(resume);
         let backend = self.setup.backend();
@@ -200,8 +204,12 @@ impl Session {
         self.live.status.set(if hold { "Paused: the run waits after its current step." } else { "Going on…" }.into());
     }
 
-    /// Stops the run after its current step; a backend's trial stops at once.
+    /// Stops the run after its current step, and the sweep it belongs to; a backend's trial
+    /// stops at once.
     pub fn stop(self) {
+        if self.runs.current().is_some_and(|id| self.sweeps.holds(id)) {
+            self.sweeps.stop();
+        }
         self.pending.set_value(None);
         self.workers.with_value(|w| w.send_both(&ToWorker::Cancel));
         match self.live.phase.get_untracked() {

@@ -2,9 +2,10 @@
 //! this browser kept, then the defaults; kept across reloads, and carried by the page's address,
 //! so that copying it shares the exercise.
 
-use cnn_models::{Analysis, InputSpec, ModelSpec, Preset};
+use cnn_models::{Analysis, ModelSpec, Preset};
 use cnn_setup::form::FIRST_MODEL;
-use cnn_setup::{Form, link, spec_text};
+use cnn_setup::link::{self, Linked};
+use cnn_setup::{Form, spec_text};
 use cnn_train::BackendKind;
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -27,21 +28,19 @@ pub struct Setup {
     pub link_note: StoredValue<Option<String>>,
 }
 
-/// The table of `spec` at `size` pixels of Fashion-MNIST, or the sentence saying why there is none.
-pub fn analyze(spec: &Result<ModelSpec, String>, size: &str) -> Result<Analysis, String> {
-    let spec = spec.as_ref().map_err(Clone::clone)?;
-    let size: usize = size.trim().parse().map_err(|_| format!("the image size must be a number, got {size:?}"))?;
-    spec.analyze(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())
-}
-
 impl Setup {
-    /// Reads the setup and keeps it: in this browser and in the address, as it changes.
-    pub fn load() -> Self {
+    /// The setup a link brought (a sweep's or a lesson's base), else what this browser kept,
+    /// else the defaults; kept as it changes, in this browser and in the address (which carries
+    /// the open lesson instead, while there is one).
+    pub fn load(linked: Option<&Result<Linked, String>>, lesson_address: Signal<Option<String>>) -> Self {
         let default_spec = || Preset::find(FIRST_MODEL).map(|p| spec_text::format(&p.spec())).unwrap_or_default();
-        let location = web_sys::window().map(|w| w.location());
-        let (linked, link_note) = match location.and_then(|l| l.hash().ok()).and_then(|h| link::read(&h)) {
-            Some(Ok(setup)) => (Some(setup), None),
-            Some(Err(why)) => (Some(cnn_setup::Setup { spec: default_spec(), form: Form::default() }), Some(why)),
+        let (linked, link_note) = match linked {
+            Some(Ok(Linked::Setup(setup))) => (Some(setup.clone()), None),
+            Some(Ok(Linked::Sweep(sweep))) => (Some(sweep.base.clone()), None),
+            Some(Ok(Linked::Lesson(lesson))) => (Some(lesson.setup().clone()), None),
+            Some(Err(why)) => {
+                (Some(cnn_setup::Setup { spec: default_spec(), form: Form::default() }), Some(why.clone()))
+            }
             None => (None, None),
         };
         let stored_form = || storage::load(FORM_KEY).and_then(|json| serde_json::from_str::<Form>(&json).ok());
@@ -51,14 +50,15 @@ impl Setup {
         };
         let (spec_text, form) = (RwSignal::new(text), RwSignal::new(form));
         let spec = Memo::new(move |_| spec_text.with(|t| spec_text::parse(t)));
-        let analysis = Memo::new(move |_| form.with(|f| spec.with(|s| analyze(s, &f.size))));
+        let analysis = Memo::new(move |_| form.with(|f| spec.with(|s| spec_text::analyze(s, &f.size))));
         Effect::new(move |_| spec_text.with(|t| storage::save(SPEC_KEY, t)));
         Effect::new(move |_| form.with(|f| storage::save(FORM_KEY, &serde_json::to_string(f).unwrap_or_default())));
         Effect::new(move |_| {
             let setup = cnn_setup::Setup { spec: spec_text.get(), form: form.get() };
+            let address = lesson_address.get().unwrap_or_else(|| link::fragment(&setup));
             let history = web_sys::window().and_then(|w| w.history().ok());
             // Refused only for another origin's address, which this never is.
-            let _ = history.map(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&link::fragment(&setup))));
+            let _ = history.map(|h| h.replace_state_with_url(&JsValue::NULL, "", Some(&address)));
         });
         Setup { spec_text, form, spec, analysis, link_note: StoredValue::new(link_note) }
     }

@@ -18,20 +18,20 @@ use crate::state::runs::Runs;
 extern "C" {
     /// One ECharts chart. The bindings are ours rather than charming's `wasm` renderer: its
     /// `setOption` merges series, so a run taken off the charts would stay drawn.
-    type EchartsInstance;
+    pub(super) type EchartsInstance;
     #[wasm_bindgen(catch, js_namespace = echarts, js_name = init)]
-    fn init(element: &web_sys::HtmlElement) -> Result<EchartsInstance, JsValue>;
+    pub(super) fn init(element: &web_sys::HtmlElement) -> Result<EchartsInstance, JsValue>;
     #[wasm_bindgen(method, js_name = setOption)]
-    fn set_option(this: &EchartsInstance, option: &JsValue, how: &JsValue);
+    pub(super) fn set_option(this: &EchartsInstance, option: &JsValue, how: &JsValue);
     #[wasm_bindgen(method)]
-    fn resize(this: &EchartsInstance);
+    pub(super) fn resize(this: &EchartsInstance);
 }
 
 /// Lines of a few colours that tell runs apart (ECharts' own first five).
-const COLOURS: [&str; 5] = ["#5470c6", "#ee6666", "#3ba272", "#fc8452", "#9a60b4"];
+pub(super) const COLOURS: [&str; 5] = ["#5470c6", "#ee6666", "#3ba272", "#fc8452", "#9a60b4"];
 
 /// Four significant digits: what a chart shows, in a quarter of the bytes.
-fn round(value: f64) -> f64 {
+pub(super) fn round(value: f64) -> f64 {
     if value == 0.0 || !value.is_finite() {
         return value;
     }

@@ -9,7 +9,10 @@ use cnn_models::units::{bytes, si, thousands};
 use cnn_models::{Analysis, PRESETS, Preset, Row};
 use leptos::prelude::*;
 
+use cnn_setup::lesson::Control;
 use cnn_setup::spec_text;
+
+use super::form::Locks;
 
 fn shape([c, h, w]: [usize; 3]) -> String {
     if h == 1 && w == 1 { format!("{c}") } else { format!("{c}×{h}×{w}") }
@@ -25,6 +28,7 @@ pub fn ModelView(
     on_preset: Callback<usize>,
 ) -> impl IntoView {
     let every_layer = RwSignal::new(false);
+    let locks = Locks::get();
     let compare_with = RwSignal::new(String::new());
     let batch_size = move || batch.get().trim().parse::<usize>().ok().filter(|&b| b > 0).unwrap_or(1);
     let pick = move |name: String| {
@@ -59,7 +63,7 @@ pub fn ModelView(
             <h2>"Model"</h2>
             <div class="model-controls">
                 <label>"Preset"
-                    <select id="model" prop:value=move || loaded.get().unwrap_or("") on:change=move |ev| pick(event_target_value(&ev))>
+                    <select id="model" disabled=locks.locked(Control::Model) prop:value=move || loaded.get().unwrap_or("") on:change=move |ev| pick(event_target_value(&ev))>
                         <option value="">"(your own spec)"</option>
                         {PRESETS.iter().map(|p| view! { <option value=p.name title=p.about>{format!("{} ({} px)", p.name, p.size)}</option> }).collect_view()}
                     </select>
@@ -72,7 +76,7 @@ pub fn ModelView(
                 </label>
                 <label class="check"><input id="every-layer" type="checkbox" on:change=move |ev| every_layer.set(event_target_checked(&ev)) />"every layer"</label>
             </div>
-            <textarea id="spec" spellcheck="false" rows="14" prop:value=move || spec_text.get()
+            <textarea id="spec" spellcheck="false" rows="14" readonly=locks.locked(Control::Model) class:hidden=locks.hidden(Control::Model) prop:value=move || spec_text.get()
                 on:input=move |ev| spec_text.set(event_target_value(&ev))></textarea>
             {move || analysis.with(|a| a.as_ref().err().map(|e| view! { <p id="spec-error" class="error">{e.clone()}</p> }))}
             {move || analysis.with(|a| a.as_ref().ok().map(|a| totals(a, batch_size())))}

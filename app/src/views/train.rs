@@ -3,10 +3,11 @@
 //! session sets [`Live`] from the workers' messages; this view only shows it.
 
 use cnn_models::units::{bytes, thousands};
+use cnn_setup::lesson::Control;
 use leptos::prelude::*;
 
 use super::charts::Charts;
-use super::form::{RecipeFields, field};
+use super::form::{Locks, RecipeFields, field};
 use super::progress::RunProgress;
 use super::runs::EpochTable;
 use crate::state::live::{Live, Phase};
@@ -38,25 +39,26 @@ pub fn TrainView(
     let Live { run_params, trainer_memory, step, progress, .. } = live;
     let Setup { form, spec, link_note, .. } = setup;
     let running = move || phase.get().running();
+    let locks = Locks::get();
     let paused = move || phase.get() == Phase::Paused;
     // The latest step's figures, or a dash before the first.
     let figure = move |show: fn(&cnn_train::StepReport) -> String| step.with(|s| s.as_ref().map_or("–".into(), show));
     view! {
         <h2>"Training"</h2>
         <form class="controls" on:submit=move |ev| { ev.prevent_default(); train.run(()); }>
-            <label>"Image size (pixels)"
-                <input id="size" list="image-sizes" inputmode="numeric" prop:value=move || form.with(|f| f.size.clone())
+            <label class:hidden=locks.hidden(Control::Size)>"Image size (pixels)"
+                <input id="size" disabled=locks.locked(Control::Size) list="image-sizes" inputmode="numeric" prop:value=move || form.with(|f| f.size.clone())
                     on:input=move |ev| form.update(|f| f.size = event_target_value(&ev)) />
                 // The book's sizes are offered; any other is typed.
                 <datalist id="image-sizes">
                     {[28, 56, 84, 96, 224].map(|s| view! { <option value=s.to_string()></option> }).collect_view()}
                 </datalist>
             </label>
-            {field(form, "train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
-            {field(form, "test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
+            {field(form, Control::Images, "train-images", "Training images", |f| f.train_images.clone(), |f, v| f.train_images = v)}
+            {field(form, Control::Images, "test-images", "Test images", |f| f.test_images.clone(), |f, v| f.test_images = v)}
             <RecipeFields form spec />
-            <label>"Backend"
-                <select id="backend-choice" prop:value=move || form.with(|f| f.backend.clone())
+            <label class:hidden=locks.hidden(Control::Backend)>"Backend"
+                <select id="backend-choice" disabled=locks.locked(Control::Backend) prop:value=move || form.with(|f| f.backend.clone())
                     on:change=move |ev| form.update(|f| f.backend = event_target_value(&ev))>
                     <option value="auto" selected=move || form.with(|f| f.backend == "auto")>"Auto"</option>
                     <option value="webgpu" disabled={!webgpu} selected=move || form.with(|f| f.backend == "webgpu")>"WebGPU"</option>

@@ -1,6 +1,6 @@
 //! The spec as the learner edits it: JSON laid out like d2l's tuples, one block per line.
 
-use cnn_models::ModelSpec;
+use cnn_models::{Analysis, InputSpec, ModelSpec};
 use serde_json::Value;
 
 /// Objects one key per line; arrays of arrays or objects one element per line; anything else on
@@ -43,4 +43,11 @@ fn compact(value: &Value) -> String {
 /// The spec in `text`, or a sentence saying where it is wrong.
 pub fn parse(text: &str) -> Result<ModelSpec, String> {
     serde_json::from_str(text).map_err(|e| format!("the spec is not a model: {e}"))
+}
+
+/// The table of `spec` at `size` pixels of Fashion-MNIST, or the sentence saying why there is none.
+pub fn analyze(spec: &Result<ModelSpec, String>, size: &str) -> Result<Analysis, String> {
+    let spec = spec.as_ref().map_err(Clone::clone)?;
+    let size: usize = size.trim().parse().map_err(|_| format!("the image size must be a number, got {size:?}"))?;
+    spec.analyze(InputSpec::fashion_mnist(size)).map_err(|e| e.to_string())
 }
