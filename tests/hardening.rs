@@ -1,5 +1,6 @@
 //! The page under wear and faults, in headless Chromium: memory over long runs and many
-//! inspections, a storage quota that fills mid-run, and a second tab on the same runs.
+//! inspections, a storage quota that fills mid-run, a second tab on the same runs, and a host
+//! that sends no isolation headers and then goes away.
 
 #[allow(dead_code)]
 mod support;
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use support::{
-    FULL_QUOTA, choose_backend, click, css_text, dist, into_epoch_2, open_with_threads, ready_with_threads,
-    screenshots, serve, serve_with, set_fields, storage_full, text, wait_for,
+    FULL_QUOTA, PlainHost, browser, choose_backend, click, css_text, dist, into_epoch_2, open_with_threads,
+    ready_with_threads, screenshots, serve, serve_with, set_fields, storage_full, text, wait_for,
 };
 
 /// The training worker's WebAssembly memory as it last reported it, and the page's JS heap after
@@ -191,5 +192,32 @@ async fn a_second_tab_follows_the_run_the_first_trains() {
     assert_eq!(text(&client, "runs-note").await, "", "storage reported no trouble");
     client.switch_to_window(second).await.expect("to the second tab");
     wait_for_state(&client, 30, |s| s == "finished, 3 epochs").await;
+    client.close().await.expect("close the browser");
+}
+
+/// On a host that sends no isolation headers (GitHub Pages) the service worker adds them: after
+/// its one reload the page is cross-origin isolated and its CPU thread pool starts. With the host
+/// gone, a reload opens the page from the worker's cache, and a run trains on the cached data.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_headers_or_a_network_the_page_trains_from_its_service_worker() {
+    let host = PlainHost::serve(dist());
+    let (client, _driver) = browser().await;
+    client.goto(&format!("http://127.0.0.1:{}/", host.port)).await.expect("open the page");
+    ready_with_threads(&client).await;
+    let isolated = "return [self.crossOriginIsolated, !!navigator.serviceWorker.controller]";
+    let isolated = client.execute(isolated, vec![]).await.expect("read the page");
+    assert_eq!(isolated, serde_json::json!([true, true]), "isolated by the service worker");
+    assert_eq!(text(&client, "threads-note").await, "");
+
+    host.stop();
+    client.refresh().await.expect("reload with the host gone");
+    ready_with_threads(&client).await;
+    choose_backend(&client, "cpu").await;
+    set_fields(&client, &[("train-images", "512"), ("test-images", "128"), ("batch-size", "64"), ("epochs", "1")])
+        .await;
+    click(&client, "train").await;
+    wait_for(&client, "status", 300, |s| s == "Done.").await;
+    assert_eq!(css_text(&client, "#runs tbody tr:first-child td.state").await, "finished, 1 epoch");
+    assert_eq!(text(&client, "error").await, "");
     client.close().await.expect("close the browser");
 }

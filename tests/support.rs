@@ -39,38 +39,73 @@ pub fn serve_with(dir: PathBuf, inject: Option<&'static str>) -> u16 {
     let port = server.server_addr().to_ip().expect("an IP address").port();
     std::thread::spawn(move || {
         for request in server.incoming_requests() {
-            let path = request.url().split('?').next().unwrap_or("/").trim_start_matches('/').to_string();
-            let path = if path.is_empty() { "index.html".to_string() } else { path };
-            let file = dir.join(&path);
-            let header = |name: &str, value: &str| tiny_http::Header::from_bytes(name, value).expect("a valid header");
-            let response = match (path.contains(".."), std::fs::read(&file)) {
-                (false, Ok(mut bytes)) => {
-                    if let Some(script) = inject {
-                        if path.ends_with("_loader.js") {
-                            bytes.splice(0..0, script.bytes());
-                        } else if path == "index.html" {
-                            let tag = format!("<head><script>{script}</script>");
-                            bytes = String::from_utf8_lossy(&bytes).replacen("<head>", &tag, 1).into_bytes();
-                        }
-                    }
-                    let kind = match file.extension().and_then(|e| e.to_str()) {
-                        Some("html") => "text/html; charset=utf-8",
-                        Some("js") => "text/javascript",
-                        Some("wasm") => "application/wasm",
-                        Some("css") => "text/css",
-                        _ => "application/octet-stream",
-                    };
-                    tiny_http::Response::from_data(bytes).with_header(header("Content-Type", kind))
-                }
-                _ => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
-            };
-            let response = response
-                .with_header(header("Cross-Origin-Opener-Policy", "same-origin"))
-                .with_header(header("Cross-Origin-Embedder-Policy", "require-corp"));
-            let _ = request.respond(response);
+            answer(&dir, inject, true, request);
         }
     });
     port
+}
+
+/// A static host that sends no isolation headers (as GitHub Pages), until it is stopped.
+pub struct PlainHost {
+    pub port: u16,
+    server: std::sync::Arc<tiny_http::Server>,
+}
+
+impl PlainHost {
+    pub fn serve(dir: PathBuf) -> Self {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a local port"));
+        let port = server.server_addr().to_ip().expect("an IP address").port();
+        let serving = server.clone();
+        std::thread::spawn(move || {
+            for request in serving.incoming_requests() {
+                answer(&dir, None, false, request);
+            }
+        });
+        PlainHost { port, server }
+    }
+
+    /// Stops answering: the port is closed, as a host out of reach.
+    pub fn stop(self) {
+        self.server.unblock();
+    }
+}
+
+fn answer(dir: &Path, inject: Option<&str>, isolate: bool, request: tiny_http::Request) {
+    let path = request.url().split('?').next().unwrap_or("/").trim_start_matches('/').to_string();
+    let path = if path.is_empty() { "index.html".to_string() } else { path };
+    let file = dir.join(&path);
+    let header = |name: &str, value: &str| tiny_http::Header::from_bytes(name, value).expect("a valid header");
+    let response = match (path.contains(".."), std::fs::read(&file)) {
+        (false, Ok(mut bytes)) => {
+            if let Some(script) = inject {
+                if path.ends_with("_loader.js") {
+                    bytes.splice(0..0, script.bytes());
+                } else if path == "index.html" {
+                    let tag = format!("<head><script>{script}</script>");
+                    bytes = String::from_utf8_lossy(&bytes).replacen("<head>", &tag, 1).into_bytes();
+                }
+            }
+            let kind = match file.extension().and_then(|e| e.to_str()) {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript",
+                Some("wasm") => "application/wasm",
+                Some("css") => "text/css",
+                Some("svg") => "image/svg+xml",
+                Some("webmanifest") => "application/manifest+json",
+                _ => "application/octet-stream",
+            };
+            tiny_http::Response::from_data(bytes).with_header(header("Content-Type", kind))
+        }
+        _ => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+    };
+    let response = if isolate {
+        response
+            .with_header(header("Cross-Origin-Opener-Policy", "same-origin"))
+            .with_header(header("Cross-Origin-Embedder-Policy", "require-corp"))
+    } else {
+        response
+    };
+    let _ = request.respond(response);
 }
 
 /// chromedriver, stopped when dropped, and where its browser puts downloads.

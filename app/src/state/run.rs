@@ -131,7 +131,7 @@ impl Run {
         let done = self.epochs.len();
         match &self.state {
             RunState::Training => format!("training, {done} of {} epochs", self.settings.epochs),
-            RunState::Finished => format!("finished, {done} epochs"),
+            RunState::Finished => format!("finished, {done} epoch{}", if done == 1 { "" } else { "s" }),
             RunState::Stopped => format!("stopped after epoch {done} of {}", self.settings.epochs),
             RunState::Failed(why) => format!("failed: {why}"),
         }
