@@ -131,10 +131,14 @@ impl Session {
 
     /// A new run, or a stopped one going on (`resume`): the view is cleared and the run sent to
     /// the backend chosen in the menu.
-    pub(super) fn launch(self, run: RunRequest, resume: bool) {
+    fn launch(self, run: RunRequest, resume: bool) {
+        self.launch_on(run, resume, self.setup.backend());
+    }
+
+    /// [`launch`](Self::launch) on `backend` (a sweep's runs take their own form's).
+    pub(super) fn launch_on(self, run: RunRequest, resume: bool, backend: BackendKind) {
         self.threads_running.set_value(false);
         self.resuming.set_value(resume);
-        let backend = self.setup.backend();
         if backend == BackendKind::Auto {
             self.live.clear(run.spec.epochs, Phase::Choosing);
             self.live.status.set("Choosing the backend: a short trial…".into());

@@ -83,7 +83,7 @@ impl Session {
                                 *slot = Some(id);
                             }
                         });
-                        self.launch(run, false);
+                        self.launch_on(run, false, point.setup.form.backend_kind());
                     }
                     Err(why) => {
                         self.sweeps.note.set(Some(format!("The sweep stopped: {why}.")));
