@@ -14,7 +14,7 @@ const KEY: &str = "cnn-playground.lesson";
 
 /// The lesson this browser had open.
 pub fn kept() -> Option<Lesson> {
-    storage::load(KEY).and_then(|json| serde_json::from_str(&json).ok())
+    storage::load_json(KEY)
 }
 
 /// Whether the address brought `kept` again: the page reloaded with the lesson open, and keeps
@@ -37,7 +37,7 @@ impl Lessons {
             None => kept,
         };
         let open = RwSignal::new(open);
-        Effect::new(move |_| open.with(|l| storage::save(KEY, &serde_json::to_string(l).unwrap_or_default())));
+        Effect::new(move |_| open.with(|l| storage::save_json(KEY, l)));
         Lessons { open }
     }
 

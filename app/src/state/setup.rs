@@ -43,7 +43,7 @@ impl Setup {
             }
             None => (None, None),
         };
-        let stored_form = || storage::load(FORM_KEY).and_then(|json| serde_json::from_str::<Form>(&json).ok());
+        let stored_form = || storage::load_json::<Form>(FORM_KEY);
         let (text, form) = match linked {
             Some(setup) => (setup.spec, setup.form),
             None => (storage::load(SPEC_KEY).unwrap_or_else(default_spec), stored_form().unwrap_or_default()),
@@ -52,7 +52,7 @@ impl Setup {
         let spec = Memo::new(move |_| spec_text.with(|t| spec_text::parse(t)));
         let analysis = Memo::new(move |_| form.with(|f| spec.with(|s| spec_text::analyze(s, &f.size))));
         Effect::new(move |_| spec_text.with(|t| storage::save(SPEC_KEY, t)));
-        Effect::new(move |_| form.with(|f| storage::save(FORM_KEY, &serde_json::to_string(f).unwrap_or_default())));
+        Effect::new(move |_| form.with(|f| storage::save_json(FORM_KEY, f)));
         Effect::new(move |_| {
             let setup = cnn_setup::Setup { spec: spec_text.get(), form: form.get() };
             let address = lesson_address.get().unwrap_or_else(|| link::fragment(&setup));

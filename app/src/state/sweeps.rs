@@ -69,10 +69,6 @@ pub struct Queued {
     pub stopped: bool,
 }
 
-fn kept<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
-    storage::load(key).and_then(|json| serde_json::from_str(&json).ok())
-}
-
 #[derive(Clone, Copy)]
 pub struct Sweeps {
     pub draft: RwSignal<Draft>,
@@ -86,16 +82,11 @@ pub struct Sweeps {
 impl Sweeps {
     /// What this browser kept (a draft a link or lesson brings replaces the kept one).
     pub fn load(linked: Option<Draft>) -> Self {
-        let draft = RwSignal::new(linked.or_else(|| kept::<Draft>(DRAFT_KEY)).unwrap_or_default());
-        let queued = RwSignal::new(kept::<Queued>(QUEUED_KEY));
-        Effect::new(move |_| draft.with(|d| storage::save(DRAFT_KEY, &serde_json::to_string(d).unwrap_or_default())));
-        Effect::new(move |_| queued.with(|q| storage::save(QUEUED_KEY, &serde_json::to_string(q).unwrap_or_default())));
+        let draft = RwSignal::new(linked.or_else(|| storage::load_json::<Draft>(DRAFT_KEY)).unwrap_or_default());
+        let queued = RwSignal::new(storage::load_json::<Queued>(QUEUED_KEY));
+        Effect::new(move |_| draft.with(|d| storage::save_json(DRAFT_KEY, d)));
+        Effect::new(move |_| queued.with(|q| storage::save_json(QUEUED_KEY, q)));
         Sweeps { draft, queued, asking: RwSignal::new(None), note: RwSignal::new(None) }
-    }
-
-    /// Whether the queued sweep has runs left to train and was not stopped.
-    pub fn waiting(self) -> bool {
-        self.queued.with(|q| q.as_ref().is_some_and(|q| !q.stopped && q.runs.iter().any(Option::is_none)))
     }
 
     /// Whether run `id` is one of the queued sweep's.

@@ -147,13 +147,12 @@ impl Lesson {
         if self.title.trim().is_empty() || self.question.trim().is_empty() {
             return Err("a lesson needs a title and a question".into());
         }
-        for (what, text) in [("title", &self.title), ("source", &self.source), ("question", &self.question)] {
+        let texts =
+            [("title", &self.title), ("source", &self.source), ("question", &self.question), ("note", &self.look)];
+        for (what, text) in texts {
             if text.chars().count() > MAX_TEXT {
                 return Err(format!("the lesson's {what} is longer than {MAX_TEXT} characters"));
             }
-        }
-        if self.look.chars().count() > MAX_TEXT {
-            return Err(format!("the lesson's note is longer than {MAX_TEXT} characters"));
         }
         match &self.plan {
             Plan::Setup(_) => Ok(()),
